@@ -1,0 +1,4 @@
+// PLACEHOLDER: replaced by the real implementation.
+#include "cli/commands.h"
+
+namespace autarky::cli { void AddQuantizeCommand(CLI::App&, int&) {} }

@@ -1,0 +1,12 @@
+// The autarky subcommands; each Add*Command registers one on the CLI11 app (cmd_*.cc).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace autarky::cli {
+
+// Each registers a subcommand; its callback sets `exit_code` (0 on success).
+void AddInfoCommand(CLI::App& app, int& exit_code);
+void AddQuantizeCommand(CLI::App& app, int& exit_code);
+
+}  // namespace autarky::cli

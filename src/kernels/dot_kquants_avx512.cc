@@ -1,0 +1,4 @@
+// PLACEHOLDER: replaced by the real implementation.
+#include "kernels/kernel_table.h"
+
+namespace autarky::kernels { void RegisterKQuantsAvx512(KernelRegistry&) {} }

@@ -1,0 +1,69 @@
+// Per weight type and instruction set: how activations are quantized for it and the dot-product
+// kernels that consume them. Selected once per call site with GetWeightKernels().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/dtype.h"
+#include "util/cpu_features.h"
+
+namespace autarky::kernels {
+
+// Quantizes one activation row of `k` floats into `act_type` blocks at `y`.
+using QuantizeActFn = void (*)(const float* x, void* y, int64_t k);
+
+// Dot product of one weight row (`k` elements of the weight type) with one activation row
+// (`k` elements of act_type).
+using VecDotFn = float (*)(int64_t k, const void* w, const void* a);
+
+// Dot products of `nr` weight rows with `nc` activation rows, each of `k` elements:
+//   out[c * out_stride + r] = dot(w + r * w_stride, a + c * a_stride)   (strides in bytes for
+// w and a, in floats for out). Unpacks each weight block once for all nc columns, which is what
+// makes prompt processing compute-bound rather than unpack-bound.
+using GemmFn = void (*)(int64_t k, const void* w, size_t w_stride, int nr, const void* a,
+                        size_t a_stride, int nc, float* out, size_t out_stride);
+
+struct WeightKernels {
+  DType act_type = DType::kF32;         // the activation type vec_dot/gemm expect
+  QuantizeActFn quantize_act = nullptr;  // F32 -> act_type (a copy when act_type is F32)
+  VecDotFn vec_dot = nullptr;
+  GemmFn gemm = nullptr;  // never null after lookup: a vec_dot loop when an ISA has none
+};
+
+// Kernels of `weight` for `isa`. Entries an ISA lacks fall back to the next lower level
+// (avx512 -> avx2 -> scalar, neon -> scalar). Returns nullptr for a type without kernels.
+const WeightKernels* FindWeightKernels(DType weight, Isa isa);
+
+// Kernels at the active ISA (see ActiveIsa()); nullptr for a type without kernels.
+const WeightKernels* FindWeightKernels(DType weight);
+
+// Filled by the kernel families, one function per family and ISA, each defined in the
+// translation unit of that family and ISA (e.g. dot_kquants_avx2.cc).
+struct KernelRegistry {
+  WeightKernels entries[kDTypeIdLimit];
+  void Set(DType weight, const WeightKernels& kernels) {
+    entries[static_cast<uint32_t>(weight)] = kernels;
+  }
+};
+
+// Families: "float" = F32/F16/BF16; "legacy" = Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL;
+// "kquants" = Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS.
+void RegisterFloatScalar(KernelRegistry& registry);
+void RegisterLegacyScalar(KernelRegistry& registry);
+void RegisterKQuantsScalar(KernelRegistry& registry);
+#if defined(__x86_64__)
+void RegisterFloatAvx2(KernelRegistry& registry);
+void RegisterLegacyAvx2(KernelRegistry& registry);
+void RegisterKQuantsAvx2(KernelRegistry& registry);
+void RegisterFloatAvx512(KernelRegistry& registry);
+void RegisterLegacyAvx512(KernelRegistry& registry);
+void RegisterKQuantsAvx512(KernelRegistry& registry);
+#endif
+#if defined(__aarch64__)
+void RegisterFloatNeon(KernelRegistry& registry);
+void RegisterLegacyNeon(KernelRegistry& registry);
+void RegisterKQuantsNeon(KernelRegistry& registry);
+#endif
+
+}  // namespace autarky::kernels
