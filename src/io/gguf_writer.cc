@@ -328,8 +328,12 @@ Status GgufWriter::AddTensor(std::string_view name, DType type, std::span<const 
     return ErrorStatus(where + std::to_string(dims.size()) + " dimensions (1 to 4 allowed)");
   }
   int64_t n_elements = 1;
-  for (int64_t d : dims) {
-    if (d <= 0) return ErrorStatus(where + "dimension " + std::to_string(d) + " is not positive");
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const int64_t d = dims[i];
+    if (d <= 0) {
+      return ErrorStatus(where + "dimension " + std::to_string(i) + " is " + std::to_string(d) +
+                         ", not positive");
+    }
     if (__builtin_mul_overflow(n_elements, d, &n_elements)) {
       return ErrorStatus(where + "more than INT64_MAX elements");
     }
