@@ -1,0 +1,165 @@
+// Threaded matrix products: activation quantization, row partitioning and cache blocking around
+// the per-ISA gemm kernels.
+#include "kernels/matmul.h"
+
+#include <new>
+#include <optional>
+
+#include "kernels/kernel_table.h"
+#include "util/check.h"
+#include "util/thread_pool.h"
+
+namespace autarky::kernels {
+namespace {
+
+constexpr size_t kAlignment = 64;
+
+// Multiply-adds below which a product runs on the calling thread alone: waking the workers
+// costs about a microsecond, as much as ~50k multiply-adds of a SIMD kernel.
+constexpr int64_t kMinMacsToSplit = int64_t{1} << 16;
+// Activation elements below which quantization runs on the calling thread alone.
+constexpr int64_t kMinElemsToSplitQuantize = int64_t{1} << 14;
+
+// Cache blocking for prompt processing (more tokens than one column tile): a panel of
+// activation rows stays in L2 while a block of weight rows, small enough to stay in L1/L2, is
+// multiplied with every column tile of the panel.
+constexpr size_t kPanelBytes = size_t{256} << 10;
+constexpr size_t kRowBlockBytes = size_t{48} << 10;
+
+size_t RoundUp(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+MatmulScratch& ThreadScratch() {
+  thread_local MatmulScratch scratch;
+  return scratch;
+}
+
+// y rows [rows.begin, rows.end) for all tokens.
+void GemmRows(const WeightMatrix& w, const QuantizedActs& acts, float* y, size_t y_stride,
+              const WeightKernels& kernels, IndexRange rows) {
+  if (rows.size() <= 0) return;
+  const auto* w_bytes = static_cast<const uint8_t*>(w.data);
+  const auto* a_bytes = static_cast<const uint8_t*>(acts.data);
+  if (acts.n_tokens <= kMatmulColTile) {
+    // Decode and small batches: one call over this thread's rows; the kernel streams them.
+    kernels.gemm(w.k, w_bytes + rows.begin * w.row_stride, w.row_stride,
+                 static_cast<int>(rows.size()), a_bytes, acts.row_stride,
+                 static_cast<int>(acts.n_tokens), y + rows.begin, y_stride);
+    return;
+  }
+  int64_t panel_tokens = static_cast<int64_t>(kPanelBytes / acts.row_stride);
+  panel_tokens = panel_tokens / kMatmulColTile * kMatmulColTile;
+  if (panel_tokens < kMatmulColTile) panel_tokens = kMatmulColTile;
+  int64_t block_rows = static_cast<int64_t>(kRowBlockBytes / w.row_stride);
+  block_rows = block_rows / kMatmulRowTile * kMatmulRowTile;
+  if (block_rows < kMatmulRowTile) block_rows = kMatmulRowTile;
+
+  for (int64_t t0 = 0; t0 < acts.n_tokens; t0 += panel_tokens) {
+    const int64_t t1 = t0 + panel_tokens < acts.n_tokens ? t0 + panel_tokens : acts.n_tokens;
+    for (int64_t r = rows.begin; r < rows.end; r += block_rows) {
+      const int64_t nr = r + block_rows < rows.end ? block_rows : rows.end - r;
+      for (int64_t c = t0; c < t1; c += kMatmulColTile) {
+        const int64_t nc = c + kMatmulColTile < t1 ? kMatmulColTile : t1 - c;
+        kernels.gemm(w.k, w_bytes + r * w.row_stride, w.row_stride, static_cast<int>(nr),
+                     a_bytes + c * acts.row_stride, acts.row_stride, static_cast<int>(nc),
+                     y + c * y_stride + r, y_stride);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void MatmulScratch::Free::operator()(void* p) const {
+  ::operator delete (p, std::align_val_t{kAlignment});
+}
+
+void* MatmulScratch::Reserve(size_t bytes) {
+  if (bytes > capacity_) {
+    // Grow geometrically so that a sequence of growing requests allocates O(log n) times.
+    size_t grown = capacity_ + capacity_ / 2;
+    if (grown < bytes) grown = bytes;
+    grown = RoundUp(grown, 4096);
+    data_.reset();  // release first: contents need not survive
+    data_.reset(::operator new (grown, std::align_val_t{kAlignment}));
+    capacity_ = grown;
+  }
+  return data_.get();
+}
+
+QuantizedActs QuantizeActivations(const WeightKernels& kernels, const float* x, int64_t n_tokens,
+                                  int64_t k, size_t x_stride, ThreadPool* pool,
+                                  MatmulScratch& scratch) {
+  CHECK(n_tokens >= 0 && k >= 0 && x_stride >= static_cast<size_t>(k));
+  QuantizedActs acts;
+  acts.type = kernels.act_type;
+  acts.n_tokens = n_tokens;
+  acts.k = k;
+  if (kernels.act_type == DType::kF32) {
+    acts.data = x;
+    acts.row_stride = x_stride * sizeof(float);
+    return acts;
+  }
+  const std::optional<size_t> row_bytes = RowBytes(kernels.act_type, k);
+  CHECK_MSG(row_bytes.has_value(), "k is not a whole number of activation blocks");
+  // Cache-line aligned rows: threads quantizing neighbouring rows never share a line.
+  acts.row_stride = RoundUp(*row_bytes, kAlignment);
+  auto* out = static_cast<uint8_t*>(scratch.Reserve(acts.row_stride * n_tokens));
+  acts.data = out;
+  const size_t row_stride = acts.row_stride;
+  const auto quantize = [&](IndexRange tokens) {
+    for (int64_t t = tokens.begin; t < tokens.end; ++t) {
+      kernels.quantize_act(x + t * x_stride, out + t * row_stride, k);
+    }
+  };
+  if (pool == nullptr || pool->num_threads() == 1 || n_tokens < 2 ||
+      n_tokens * k < kMinElemsToSplitQuantize) {
+    quantize(IndexRange{0, n_tokens});
+  } else {
+    const int n_threads = pool->num_threads();
+    pool->RunOnEachThread([&](int t) { quantize(SplitRange(n_tokens, n_threads, t)); });
+  }
+  return acts;
+}
+
+void MatmulQuantized(const WeightMatrix& w, const QuantizedActs& acts, float* y, size_t y_stride,
+                     const WeightKernels& kernels, ThreadPool* pool) {
+  CHECK_MSG(acts.type == kernels.act_type && acts.k == w.k,
+            "activations were quantized for other kernels or another k");
+  CHECK(y_stride >= static_cast<size_t>(w.n_out));
+  if (w.n_out <= 0 || acts.n_tokens <= 0) return;
+  const int64_t macs = w.n_out * w.k * acts.n_tokens;
+  if (pool == nullptr || pool->num_threads() == 1 || w.n_out < 2 * kMatmulRowTile ||
+      macs < kMinMacsToSplit) {
+    GemmRows(w, acts, y, y_stride, kernels, IndexRange{0, w.n_out});
+    return;
+  }
+  // Static, balanced split of the rows: each thread streams one contiguous part of the matrix,
+  // which keeps the hardware prefetchers on one stream per core.
+  const int n_threads = pool->num_threads();
+  pool->RunOnEachThread([&](int t) {
+    GemmRows(w, acts, y, y_stride, kernels, SplitRange(w.n_out, n_threads, t, kMatmulRowTile));
+  });
+}
+
+void Matmul(const WeightMatrix& w, const float* x, size_t x_stride, int64_t n_tokens, float* y,
+            size_t y_stride, const MatmulOptions& options) {
+  const WeightKernels* kernels =
+      options.kernels != nullptr ? options.kernels : FindWeightKernels(w.type);
+  CHECK_MSG(kernels != nullptr, "no kernels for this weight type");
+  CHECK(w.n_out >= 0 && w.k >= 0 && n_tokens >= 0);
+  const std::optional<size_t> w_row_bytes = RowBytes(w.type, w.k);
+  CHECK_MSG(w_row_bytes.has_value() && w.row_stride >= *w_row_bytes,
+            "k is not a whole number of weight blocks, or the row stride is too small");
+  if (w.n_out == 0 || n_tokens == 0) return;
+  MatmulScratch& scratch = options.scratch != nullptr ? *options.scratch : ThreadScratch();
+  const QuantizedActs acts =
+      QuantizeActivations(*kernels, x, n_tokens, w.k, x_stride, options.pool, scratch);
+  MatmulQuantized(w, acts, y, y_stride, *kernels, options.pool);
+}
+
+void Matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
+            const MatmulOptions& options) {
+  Matmul(w, x, static_cast<size_t>(w.k), n_tokens, y, static_cast<size_t>(w.n_out), options);
+}
+
+}  // namespace autarky::kernels
