@@ -31,7 +31,7 @@ ProgressBar::ProgressBar(std::string label, uint64_t total, FILE* out)
       out_(out),
       interactive_(isatty(fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()),
-      last_draw_(start_ - kLogInterval) {}
+      last_draw_(start_) {}
 
 ProgressBar::~ProgressBar() { Finish(); }
 
@@ -53,6 +53,16 @@ void ProgressBar::Update(uint64_t done, const std::string& note) {
   note_ = note;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_draw_ >= (interactive_ ? kInteractiveInterval : kLogInterval)) Draw(false);
+}
+
+void ProgressBar::Println(const std::string& line) {
+  if (interactive_ && !finished_) {
+    std::fprintf(out_, "\r\033[K%s\n", line.c_str());
+    Draw(false);
+  } else {
+    std::fprintf(out_, "%s\n", line.c_str());
+    std::fflush(out_);
+  }
 }
 
 void ProgressBar::Finish() {

@@ -20,6 +20,8 @@ class ProgressBar {
 
   // Sets the amount done so far and a short note about the current item (e.g. a tensor name).
   void Update(uint64_t done, const std::string& note = "");
+  // Prints a whole line above the bar (which is redrawn below it on a terminal).
+  void Println(const std::string& line);
   // Draws the final state and ends the line; called by the destructor if not called before.
   void Finish();
 
