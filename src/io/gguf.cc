@@ -96,6 +96,11 @@ std::optional<double> GgufValue::AsFloat() const {
   return std::nullopt;
 }
 
+uint64_t GgufValue::scalar_bits() const {
+  CHECK_MSG(GgufTypeSize(type_) != 0 && !is_array(), "GgufValue::scalar_bits: not a number");
+  return bits_;
+}
+
 void GgufValue::CheckArrayOf(GgufType element_type) const {
   CHECK_MSG(type_ == GgufType::kArray && element_type_ == element_type,
             "GgufValue: not an array of the requested element type");

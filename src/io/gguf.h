@@ -149,6 +149,8 @@ class GgufValue {
   std::optional<T> AsInteger() const;
   // An f32 or f64 scalar as double; nullopt for other types.
   std::optional<double> AsFloat() const;
+  // A fixed-size scalar's little-endian bytes, zero-extended (what the file stores).
+  uint64_t scalar_bits() const;
 
   // Array access (CHECK that this is an array of the right element type).
   GgufType element_type() const;

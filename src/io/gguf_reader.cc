@@ -213,6 +213,7 @@ class GgufParser {
       default: {
         const size_t bytes = GgufTypeSize(type);
         RETURN_IF_ERROR(Need(bytes, std::string(GgufTypeName(type)) + " value"));
+        if (type == GgufType::kBool) RETURN_IF_ERROR(CheckBools(1));
         *out = GgufValueBuilder::FixedScalar(type, data_ + pos_);
         pos_ += bytes;
         return Status::Ok();
@@ -272,9 +273,21 @@ class GgufParser {
       return Status::Ok();
     }
     const uint64_t bytes = count * min_bytes;  // no overflow: <= remaining()
+    if (element_type == GgufType::kBool) RETURN_IF_ERROR(CheckBools(count));
     *out = GgufValueBuilder::BorrowedFixedArray(
         element_type, count, std::string_view(reinterpret_cast<const char*>(data_) + pos_, bytes));
     pos_ += bytes;
+    return Status::Ok();
+  }
+
+  // The spec allows only 0 and 1; other bytes would not survive a rewrite unchanged.
+  Status CheckBools(uint64_t count) const {
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint8_t b = data_[pos_ + i];
+      if (b > 1) {
+        return Fail(pos_ + i, "bool value " + std::to_string(b) + " is neither 0 nor 1");
+      }
+    }
     return Status::Ok();
   }
 

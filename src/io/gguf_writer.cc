@@ -52,49 +52,8 @@ void AppendValue(std::string* out, const GgufValue& value) {
       return;
     }
     default: {
-      // The scalar's little-endian bytes; bool is stored as one byte.
-      uint8_t bytes[8];
-      const size_t size = GgufTypeSize(value.type());
-      uint64_t bits = 0;
-      switch (value.type()) {
-        case GgufType::kBool:
-          bits = value.Get<bool>() ? 1 : 0;
-          break;
-        case GgufType::kU8:
-          bits = value.Get<uint8_t>();
-          break;
-        case GgufType::kI8:
-          bits = static_cast<uint8_t>(value.Get<int8_t>());
-          break;
-        case GgufType::kU16:
-          bits = value.Get<uint16_t>();
-          break;
-        case GgufType::kI16:
-          bits = static_cast<uint16_t>(value.Get<int16_t>());
-          break;
-        case GgufType::kU32:
-          bits = value.Get<uint32_t>();
-          break;
-        case GgufType::kI32:
-          bits = static_cast<uint32_t>(value.Get<int32_t>());
-          break;
-        case GgufType::kF32:
-          bits = std::bit_cast<uint32_t>(value.Get<float>());
-          break;
-        case GgufType::kU64:
-          bits = value.Get<uint64_t>();
-          break;
-        case GgufType::kI64:
-          bits = static_cast<uint64_t>(value.Get<int64_t>());
-          break;
-        case GgufType::kF64:
-          bits = std::bit_cast<uint64_t>(value.Get<double>());
-          break;
-        default:
-          CHECK_MSG(false, "unreachable GGUF scalar type");
-      }
-      std::memcpy(bytes, &bits, sizeof(bits));
-      AppendBytes(out, bytes, size);
+      const uint64_t bits = value.scalar_bits();  // little-endian: the low bytes come first
+      AppendBytes(out, &bits, GgufTypeSize(value.type()));
       return;
     }
   }

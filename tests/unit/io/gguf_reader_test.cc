@@ -343,6 +343,19 @@ TEST(GgufReaderTest, BadValueTypes) {
   EXPECT_TRUE(ParseBytes(ok.bytes()).ok());
 }
 
+TEST(GgufReaderTest, BoolsMustBeZeroOrOne) {
+  GgufBytes scalar;
+  scalar.Header(0, 1).Key("flag", GgufBytes::kBool);
+  const size_t at = scalar.size();
+  scalar.U8(2);
+  ExpectError(scalar.bytes(), at, "key 'flag': bool value 2 is neither 0 nor 1");
+  GgufBytes array;
+  array.Header(0, 1).Key("flags", GgufBytes::kArr).ArrayHeader(GgufBytes::kBool, 3);
+  const size_t first = array.size();
+  array.U8(1).U8(0).U8(255);
+  ExpectError(array.bytes(), first + 2, "key 'flags': bool value 255 is neither 0 nor 1");
+}
+
 TEST(GgufReaderTest, BadKeys) {
   GgufBytes empty;
   empty.Header(0, 1).KeyU32("", 1);
