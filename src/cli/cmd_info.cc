@@ -48,9 +48,10 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
-// A string as a double-quoted, escaped literal: control bytes and invalid UTF-8 as escapes.
-std::string QuoteText(std::string_view s, size_t max_bytes) {
-  std::string out = "\"";
+// The bytes of `s` (at most `max_bytes` of them) with control bytes, quotes, backslashes and
+// invalid UTF-8 escaped; "..." marks a cut.
+std::string Escaped(std::string_view s, size_t max_bytes) {
+  std::string out;
   size_t i = 0;
   for (; i < s.size() && i < max_bytes;) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -75,8 +76,14 @@ std::string QuoteText(std::string_view s, size_t max_bytes) {
     }
     ++i;
   }
-  out += '"';
-  if (i < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
+  if (i < s.size()) out += "...";
+  return out;
+}
+
+// A string as a double-quoted literal; a cut one is followed by its length.
+std::string QuoteText(std::string_view s, size_t max_bytes) {
+  std::string out = "\"" + Escaped(s, max_bytes) + "\"";
+  if (s.size() > max_bytes) out += " (" + std::to_string(s.size()) + " bytes)";
   return out;
 }
 
@@ -260,9 +267,7 @@ std::string Text(const GgufFile& file) {
                                 : "tensor data at byte " + Grouped(file.data_offset()) + "\n";
   out += "\nmetadata (" + std::to_string(file.metadata().size()) + " entries):\n";
   for (const GgufKeyValue& kv : file.metadata()) {
-    out += "  " + QuoteText(kv.key, kTextMaxString).substr(1);
-    out.pop_back();  // the key without its quotes, still escaped
-    out += ": ";
+    out += "  " + Escaped(kv.key, kTextMaxString) + ": ";
     if (!kv.value.is_array()) out += std::string(GgufTypeName(kv.value.type())) + " ";
     out += ValueText(kv.value) + "\n";
   }
@@ -278,10 +283,10 @@ std::string Text(const GgufFile& file) {
     out += line;
   }
   for (const GgufTensorInfo& t : file.tensors()) {
-    const std::string name = QuoteText(t.name, 64);
+    const std::string name = Escaped(t.name, 64);
     std::snprintf(line, sizeof line, "  %-*s  %-6s  %-22s  %14s\n", static_cast<int>(name_width),
-                  name.substr(1, name.size() - 2).c_str(), std::string(DTypeName(t.type)).c_str(),
-                  ShapeText(t).c_str(), Grouped(t.n_bytes).c_str());
+                  name.c_str(), std::string(DTypeName(t.type)).c_str(), ShapeText(t).c_str(),
+                  Grouped(t.n_bytes).c_str());
     out += line;
   }
   const Totals totals = Sum(file);
