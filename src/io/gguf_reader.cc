@@ -33,6 +33,11 @@ uint64_t MinEncodedElementBytes(GgufType type) {
   }
 }
 
+// Counts from the file only pre-size containers up to this; beyond it they grow as elements
+// are actually read, so a corrupt count in a large file cannot cause a large allocation.
+constexpr uint64_t kMaxReserve = uint64_t{1} << 16;
+size_t Bounded(uint64_t count) { return static_cast<size_t>(std::min(count, kMaxReserve)); }
+
 std::string Quoted(std::string_view s) {
   // Names come from the file: keep messages printable and bounded.
   constexpr size_t kMaxShown = 80;
@@ -172,11 +177,10 @@ class GgufParser {
                                     " bytes follow and the limit is " +
                                     std::to_string(kGgufMaxTensors));
     }
-    // Bounded by the checks above, so no file can make these allocations large.
-    file_.metadata_.reserve(n_kv_);
-    file_.key_index_.reserve(n_kv_);
-    file_.tensors_.reserve(n_tensors_);
-    file_.tensor_index_.reserve(n_tensors_);
+    file_.metadata_.reserve(Bounded(n_kv_));
+    file_.key_index_.reserve(Bounded(n_kv_));
+    file_.tensors_.reserve(Bounded(n_tensors_));
+    file_.tensor_index_.reserve(Bounded(n_tensors_));
     return Status::Ok();
   }
 
@@ -241,7 +245,7 @@ class GgufParser {
     }
     if (element_type == GgufType::kString) {
       std::vector<std::string_view> strings;
-      strings.reserve(count);  // count * 8 <= remaining bytes: bounded by the file size
+      strings.reserve(Bounded(count));
       element_path_.push_back(0);
       for (uint64_t i = 0; i < count; ++i) {
         element_path_.back() = i;
@@ -260,7 +264,7 @@ class GgufParser {
       }
       nested_elements_ += count;
       std::vector<GgufValue> items;
-      items.reserve(count);
+      items.reserve(Bounded(count));
       element_path_.push_back(0);
       for (uint64_t i = 0; i < count; ++i) {
         element_path_.back() = i;

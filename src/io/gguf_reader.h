@@ -44,11 +44,13 @@ struct GgufTensorInfo {
   int n_dims = 0;                                      // 1..4 as stored in the file
   std::array<int64_t, kGgufMaxDims> dims{1, 1, 1, 1};  // unused trailing dims are 1
   int64_t n_elements = 0;
-  uint64_t offset = 0;            // from the start of the data section, as stored in the file
-  uint64_t file_offset = 0;       // absolute byte offset of the data in the file
-  size_t n_bytes = 0;             // bytes of data
-  const uint8_t* data = nullptr;  // the data, inside the mapping
-  uint64_t info_offset = 0;       // byte offset of this tensor's info record (for error messages)
+  uint64_t offset = 0;       // from the start of the data section, as stored in the file
+  uint64_t file_offset = 0;  // absolute byte offset of the data in the file
+  size_t n_bytes = 0;        // bytes of data
+  // The data, inside the mapping. Opened files are mapped at a page boundary, so this is
+  // aligned to the file's alignment (32 bytes by default); Parse() keeps the caller's alignment.
+  const uint8_t* data = nullptr;
+  uint64_t info_offset = 0;  // byte offset of this tensor's info record (for error messages)
 
   std::span<const int64_t> shape() const { return {dims.data(), static_cast<size_t>(n_dims)}; }
   // Elements of one row (dims[0]) and the number of rows (product of the other dims).

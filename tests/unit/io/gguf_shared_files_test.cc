@@ -52,6 +52,8 @@ TEST(GgufSharedFilesTest, TensorTablesAndDataMatchTheManifest) {
       EXPECT_EQ(testing::Sha256Hex(t->data, t->n_bytes).value(),
                 expected["raw_sha256"].get<std::string>());
       EXPECT_EQ(t->file_offset % file->alignment(), 0u);
+      // Mapped at a page boundary: the data pointer itself is aligned (kernels may rely on it).
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(t->data) % file->alignment(), 0u);
     }
   }
 }
