@@ -24,8 +24,8 @@ constexpr int kAlignSteps = 7;
 
 float Level(int index) { return static_cast<float>(kIq4nlValues[index]); }
 
-// Index of the grid value nearest to v (the lower one on ties), by bisection of the sorted
-// grid; NaN maps to the top index.
+// Index of the grid value nearest to v (the upper one on exact ties), by bisection of the
+// sorted grid; NaN maps to the top index.
 int NearestIndex(float v) {
   if (v <= Level(0)) return 0;
   if (v >= Level(15)) return 15;
