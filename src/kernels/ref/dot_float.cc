@@ -1,4 +1,49 @@
-// PLACEHOLDER: replaced by the real implementation.
-#include "kernels/kernel_table.h"
+// Scalar reference kernels of the "float" weight types (F32, F16, BF16) with F32 activations:
+// the oracle the SIMD versions are tested against. Products and sums are formed in double, so
+// the reference itself is accurate to one final rounding for any row length in practice.
+#include <cstring>
 
-namespace autarky::kernels { void RegisterFloatScalar(KernelRegistry&) {} }
+#include "kernels/kernel_table.h"
+#include "util/fp16.h"
+
+namespace autarky::kernels {
+namespace {
+
+// F32 activations are consumed as they are.
+void CopyAct(const float* x, void* y, int64_t k) {
+  std::memcpy(y, x, static_cast<size_t>(k) * sizeof(float));
+}
+
+template <bool kBf16>
+float HalfToFloat(uint16_t v) {
+  return kBf16 ? Bf16ToFp32(v) : Fp16ToFp32(v);
+}
+
+float VecDotF32(int64_t k, const void* w, const void* a) {
+  const auto* x = static_cast<const float*>(w);
+  const auto* y = static_cast<const float*>(a);
+  double sum = 0.0;
+  for (int64_t i = 0; i < k; ++i) sum += static_cast<double>(x[i]) * y[i];
+  return static_cast<float>(sum);
+}
+
+template <bool kBf16>
+float VecDotHalf(int64_t k, const void* w, const void* a) {
+  const auto* x = static_cast<const uint16_t*>(w);
+  const auto* y = static_cast<const float*>(a);
+  double sum = 0.0;
+  for (int64_t i = 0; i < k; ++i) {
+    sum += static_cast<double>(HalfToFloat<kBf16>(x[i])) * y[i];
+  }
+  return static_cast<float>(sum);
+}
+
+}  // namespace
+
+void RegisterFloatScalar(KernelRegistry& registry) {
+  registry.Set(DType::kF32, WeightKernels{DType::kF32, CopyAct, VecDotF32, nullptr});
+  registry.Set(DType::kF16, WeightKernels{DType::kF32, CopyAct, VecDotHalf<false>, nullptr});
+  registry.Set(DType::kBF16, WeightKernels{DType::kF32, CopyAct, VecDotHalf<true>, nullptr});
+}
+
+}  // namespace autarky::kernels

@@ -1,4 +1,152 @@
-// PLACEHOLDER: replaced by the real implementation.
-#include "kernels/kernel_table.h"
+// Scalar reference kernels of the "legacy" weight types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL)
+// and the Q8_0 / Q8_1 activation quantizers: the oracle the SIMD versions are tested against.
+//
+// Every weight block is decoded to 32 integer weights, multiplied with the activation quants
+// and summed exactly in int32; only the per-block float scaling and the sum over blocks are
+// floating point. Activation types: Q8_0 for the types without an offset (Q4_0, Q5_0 and Q8_0
+// with their fixed integer offsets, IQ4_NL's table), Q8_1 for Q4_1 / Q5_1, whose min term
+// m * sum(a) needs the activation block sum s.
+#include <cstring>
 
-namespace autarky::kernels { void RegisterLegacyScalar(KernelRegistry&) {} }
+#include "kernels/kernel_table.h"
+#include "kernels/ref/act_quant.h"
+#include "tensor/quant_blocks.h"
+#include "util/fp16.h"
+
+namespace autarky::kernels {
+namespace ref {
+namespace {
+
+constexpr int kHalf = kQK / 2;  // q[j] and q[j + 16] share byte j of the nibble array
+
+// Quantizes one block of 32 values; returns the F16 scale and fills q (see act_quant.h).
+uint16_t QuantizeActBlock(const float* x, int8_t* q) {
+  float amax = 0.0f;
+  for (int j = 0; j < kQK; ++j) {
+    const float a = x[j] < 0.0f ? -x[j] : x[j];
+    if (a > amax) amax = a;
+  }
+  const uint16_t d = Fp32ToFp16(amax / 127.0f);
+  const float df = Fp16ToFp32(d);
+  const float id = df != 0.0f ? 1.0f / df : 0.0f;
+  for (int j = 0; j < kQK; ++j) {
+    float v = x[j] * id;
+    v = v < -127.0f ? -127.0f : v;  // NaN passes through both tests unchanged
+    v = v > 127.0f ? 127.0f : v;
+    q[j] = static_cast<int8_t>(RoundHalfEven(v));
+  }
+  return d;
+}
+
+// The 32 nibbles of a block in weight order: q[j] low nibble of qs[j], q[j + 16] high nibble.
+void UnpackNibbles(const uint8_t* qs, int* q) {
+  for (int j = 0; j < kHalf; ++j) {
+    q[j] = qs[j] & 0x0f;
+    q[j + kHalf] = qs[j] >> 4;
+  }
+}
+
+// Adds the fifth bits (bit j of the little-endian qh word is bit 4 of q[j]).
+void AddHighBits(const uint8_t* qh, int* q) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof bits);
+  for (int j = 0; j < kQK; ++j) q[j] |= static_cast<int>((bits >> j) & 1u) << 4;
+}
+
+int32_t IntDot(const int* w, const int8_t* a) {
+  int32_t sum = 0;
+  for (int j = 0; j < kQK; ++j) sum += w[j] * a[j];
+  return sum;
+}
+
+// Integer weights of one block (the value is scale * w[j] [+ min]).
+void BlockInts(const BlockQ4_0& b, int* w) {
+  UnpackNibbles(b.qs, w);
+  for (int j = 0; j < kQK; ++j) w[j] -= 8;
+}
+void BlockInts(const BlockQ4_1& b, int* w) { UnpackNibbles(b.qs, w); }
+void BlockInts(const BlockQ5_0& b, int* w) {
+  UnpackNibbles(b.qs, w);
+  AddHighBits(b.qh, w);
+  for (int j = 0; j < kQK; ++j) w[j] -= 16;
+}
+void BlockInts(const BlockQ5_1& b, int* w) {
+  UnpackNibbles(b.qs, w);
+  AddHighBits(b.qh, w);
+}
+void BlockInts(const BlockQ8_0& b, int* w) {
+  for (int j = 0; j < kQK; ++j) w[j] = b.qs[j];
+}
+void BlockInts(const BlockIQ4_NL& b, int* w) {
+  UnpackNibbles(b.qs, w);
+  for (int j = 0; j < kQK; ++j) w[j] = kIq4nlValues[w[j]];
+}
+
+// sum_b dw_b * da_b * isum_b for weights without a min, paired with Q8_0 activations.
+template <typename Block>
+float VecDotQ8_0(int64_t k, const void* w, const void* a) {
+  const auto* wb = static_cast<const Block*>(w);
+  const auto* ab = static_cast<const BlockQ8_0*>(a);
+  float sum = 0.0f;
+  int ints[kQK];
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    BlockInts(wb[b], ints);
+    const float scale = Fp16ToFp32(wb[b].d) * Fp16ToFp32(ab[b].d);
+    sum += scale * static_cast<float>(IntDot(ints, ab[b].qs));
+  }
+  return sum;
+}
+
+// sum_b dw_b * da_b * isum_b + m_b * s_b for weights x = d * q + m, paired with Q8_1.
+template <typename Block>
+float VecDotQ8_1(int64_t k, const void* w, const void* a) {
+  const auto* wb = static_cast<const Block*>(w);
+  const auto* ab = static_cast<const BlockQ8_1*>(a);
+  float sum = 0.0f;
+  int ints[kQK];
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    BlockInts(wb[b], ints);
+    const float scale = Fp16ToFp32(wb[b].d) * Fp16ToFp32(ab[b].d);
+    const float min_term = Fp16ToFp32(wb[b].m) * Fp16ToFp32(ab[b].s);
+    sum += scale * static_cast<float>(IntDot(ints, ab[b].qs)) + min_term;
+  }
+  return sum;
+}
+
+}  // namespace
+
+void QuantizeActQ8_0(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<BlockQ8_0*>(y);
+  for (int64_t b = 0; b < k / kQK; ++b) out[b].d = QuantizeActBlock(x + b * kQK, out[b].qs);
+}
+
+void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<BlockQ8_1*>(y);
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    out[b].d = QuantizeActBlock(x + b * kQK, out[b].qs);
+    int32_t sum = 0;
+    for (int j = 0; j < kQK; ++j) sum += out[b].qs[j];
+    out[b].s = Fp32ToFp16(Fp16ToFp32(out[b].d) * static_cast<float>(sum));
+  }
+}
+
+}  // namespace ref
+
+void RegisterLegacyScalar(KernelRegistry& registry) {
+  using ref::VecDotQ8_0;
+  using ref::VecDotQ8_1;
+  const auto q8_0 = [](VecDotFn dot) {
+    return WeightKernels{DType::kQ8_0, ref::QuantizeActQ8_0, dot, nullptr};
+  };
+  const auto q8_1 = [](VecDotFn dot) {
+    return WeightKernels{DType::kQ8_1, ref::QuantizeActQ8_1, dot, nullptr};
+  };
+  registry.Set(DType::kQ4_0, q8_0(VecDotQ8_0<BlockQ4_0>));
+  registry.Set(DType::kQ4_1, q8_1(VecDotQ8_1<BlockQ4_1>));
+  registry.Set(DType::kQ5_0, q8_0(VecDotQ8_0<BlockQ5_0>));
+  registry.Set(DType::kQ5_1, q8_1(VecDotQ8_1<BlockQ5_1>));
+  registry.Set(DType::kQ8_0, q8_0(VecDotQ8_0<BlockQ8_0>));
+  registry.Set(DType::kIQ4_NL, q8_0(VecDotQ8_0<BlockIQ4_NL>));
+}
+
+}  // namespace autarky::kernels

@@ -1,0 +1,100 @@
+// Helpers shared by the dot-product kernel tests: the ISAs to test, misaligned buffers, random
+// data, and float rounding-error bounds (Higham's gamma_n) for naming tolerances.
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "util/cpu_features.h"
+#include "util/fp16.h"
+
+namespace autarky::testing {
+
+// Every SIMD level this CPU (and binary) runs; the scalar level is the reference, not listed.
+inline std::vector<Isa> SimdIsasToTest() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+    if (IsaSupported(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+// True when running under an emulator (qemu) where big sweeps are slow: the AArch64 build.
+inline constexpr bool kEmulatedTarget =
+#if defined(__aarch64__)
+    true;
+#else
+    false;
+#endif
+
+// A zeroed byte buffer whose data() lies `offset` bytes past a 64-byte boundary, so kernels
+// see every misalignment; allocated with slack so that reads stay inside it.
+class MisalignedBuffer {
+ public:
+  MisalignedBuffer(size_t size, size_t offset) : storage_(size + offset + 64, 0), size_(size) {
+    const auto base = reinterpret_cast<uintptr_t>(storage_.data());
+    const size_t skip = (64 - base % 64) % 64 + offset % 64;
+    data_ = storage_.data() + skip;
+    // storage_ has offset + 64 bytes of slack: skip <= 63 + offset % 64.
+  }
+  MisalignedBuffer(const MisalignedBuffer&) = delete;
+  MisalignedBuffer& operator=(const MisalignedBuffer&) = delete;
+
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  std::vector<uint8_t> storage_;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Unit roundoff of float arithmetic with rounding to nearest: 2^-24.
+inline constexpr double kFloatUnitRoundoff = FLT_EPSILON / 2;
+
+// gamma_n = n u / (1 - n u): a computation of n float roundings in sequence (a sum of n + 1
+// terms, a product of n + 1 factors) has relative error at most gamma_n with respect to the
+// sum of the magnitudes of its terms (Higham, Accuracy and Stability, sec. 3.1).
+inline double Gamma(int64_t n) {
+  const double nu = static_cast<double>(n) * kFloatUnitRoundoff;
+  return nu / (1.0 - nu);
+}
+
+inline void FillRandomBytes(std::mt19937_64& rng, uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(rng() >> 56);
+}
+
+// An F16 with magnitude log-uniform in [lo, hi) and a random sign when `random_sign`.
+inline uint16_t RandomF16(std::mt19937_64& rng, float lo, float hi, bool random_sign) {
+  std::uniform_real_distribution<float> exponent(std::log2(lo), std::log2(hi));
+  float v = std::exp2(exponent(rng));
+  if (random_sign && (rng() & 1) != 0) v = -v;
+  return Fp32ToFp16(v);
+}
+
+// Activation-like floats: each 32-value stretch has its own scale (log-uniform over a few
+// decades), values mostly normal around zero with an occasional large outlier and a few exact
+// zeros, as hidden states look.
+inline std::vector<float> RandomActivations(std::mt19937_64& rng, int64_t k) {
+  std::vector<float> x(static_cast<size_t>(k));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> decade(-3.0f, 1.0f);
+  float scale = 1.0f;
+  for (int64_t i = 0; i < k; ++i) {
+    if (i % 32 == 0) scale = std::pow(10.0f, decade(rng));
+    const uint64_t r = rng() % 64;
+    float v = normal(rng) * scale;
+    if (r == 0) v *= 20.0f;
+    if (r == 1) v = 0.0f;
+    x[static_cast<size_t>(i)] = v;
+  }
+  return x;
+}
+
+}  // namespace autarky::testing
