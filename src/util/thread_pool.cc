@@ -58,6 +58,7 @@ IndexRange SplitRange(int64_t n, int n_parts, int part, int64_t granule) {
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
   CHECK_MSG(n_threads >= 1, "a thread pool needs at least one thread");
+  claims_ = std::make_unique<Claim[]>(n_threads);
   workers_.reserve(n_threads - 1);
   for (int i = 1; i < n_threads; ++i) {
     workers_.emplace_back([this, i] { WorkerLoop(i); });
@@ -67,7 +68,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
 ThreadPool::~ThreadPool() {
   if (workers_.empty()) return;
   CHECK_MSG(!busy_.load(std::memory_order_acquire), "thread pool destroyed during a call");
-  kind_ = JobKind::kStop;
+  stop_.store(true, std::memory_order_relaxed);  // published by the increment below
   generation_.fetch_add(1, std::memory_order_seq_cst);
   generation_.notify_all();
   for (std::thread& worker : workers_) worker.join();
@@ -88,20 +89,35 @@ void ThreadPool::Dispatch(JobKind kind, int64_t n_tasks, Trampoline call, const 
   CHECK_MSG(!busy_.exchange(true, std::memory_order_acquire),
             "ThreadPool re-entered: a nested call from one of its tasks, or calls from two "
             "threads at once");
-  // Every worker finished the previous job before the previous call returned, so none reads
-  // these fields now; the seq_cst increment below publishes them (it is also a release).
+  // Every worker that took part in the previous job finished it before the previous call
+  // returned, and the others never read these fields, so none reads them now; the seq_cst
+  // increment below publishes them (it is also a release).
   kind_ = kind;
   n_tasks_ = n_tasks;
   call_ = call;
   ctx_ = ctx;
   next_task_.store(0, std::memory_order_relaxed);
   pending_workers_.store(static_cast<uint32_t>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_seq_cst);
+  const uint32_t generation = generation_.fetch_add(1, std::memory_order_seq_cst) + 1;
   // Pairs with the worker's seq_cst increment of sleeping_workers_ followed by its re-read of
   // generation_: either the worker sees the new generation, or we see it sleeping and wake it.
   if (sleeping_workers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
 
   RunJob(0);
+  // Take over the part of every worker that has not claimed it yet (descheduled, or still
+  // waking up): waiting for it could cost a scheduler time slice, running it here costs one
+  // part. In a dynamic job no task is left by now, so there is nothing to run.
+  uint32_t taken_over = 0;
+  for (int i = 1; i < n_threads_; ++i) {
+    std::atomic<uint32_t>& claim = claims_[i].generation;
+    uint32_t expected = generation - 1;
+    if (claim.load(std::memory_order_relaxed) == expected &&
+        claim.compare_exchange_strong(expected, generation, std::memory_order_acq_rel)) {
+      if (kind_ == JobKind::kEachThread) call_(ctx_, 0, i);
+      ++taken_over;
+    }
+  }
+  if (taken_over > 0) pending_workers_.fetch_sub(taken_over, std::memory_order_seq_cst);
   WaitForWorkers();
   busy_.store(false, std::memory_order_release);
 }
@@ -149,7 +165,14 @@ void ThreadPool::WorkerLoop(int thread_index) {
       sleeping_workers_.fetch_sub(1, std::memory_order_relaxed);
     }
     seen = generation;
-    if (kind_ == JobKind::kStop) return;
+    if (stop_.load(std::memory_order_relaxed)) return;
+    // Claim this generation's part; if the caller took it over, skip the job without reading
+    // its fields (the caller may already be writing the next one).
+    uint32_t expected = generation - 1;
+    if (!claims_[thread_index].generation.compare_exchange_strong(expected, generation,
+                                                                  std::memory_order_acq_rel)) {
+      continue;
+    }
     RunJob(thread_index);
     if (pending_workers_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
         caller_sleeping_.load(std::memory_order_seq_cst) != 0) {

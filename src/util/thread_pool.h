@@ -61,8 +61,11 @@ class ThreadPool {
     Dispatch(JobKind::kDynamic, n_tasks, &CallTask<Fn>, &fn);
   }
 
-  // Runs fn(thread_index) exactly once on each of the num_threads() threads (static
-  // partitioning: the body picks its share, e.g. with SplitRange). Returns when all are done.
+  // Runs fn(thread_index) exactly once for each thread_index in [0, num_threads()) (static
+  // partitioning: the body picks its share, e.g. with SplitRange). Normally each index runs on
+  // its own thread, but the caller also runs the part of any worker that has not started it by
+  // the time the caller finished its own (a descheduled worker on a busy machine), so use the
+  // index for per-part state, not as a thread identity. Returns when all parts are done.
   template <typename Fn>
   void RunOnEachThread(const Fn& fn) {
     if (n_threads_ == 1) {
@@ -76,7 +79,7 @@ class ThreadPool {
   static int HardwareThreads();
 
  private:
-  enum class JobKind : uint32_t { kDynamic, kEachThread, kStop };
+  enum class JobKind : uint32_t { kDynamic, kEachThread };
   // Type-erased call: (context, first argument, thread index).
   using Trampoline = void (*)(const void* ctx, int64_t arg, int thread_index);
 
@@ -94,7 +97,14 @@ class ThreadPool {
   void WorkerLoop(int thread_index);
   void WaitForWorkers();
 
+  // Which generation (job) thread i's part has been claimed for, by worker i or by the caller
+  // taking it over: each part runs exactly once. One cache line per thread.
+  struct alignas(64) Claim {
+    std::atomic<uint32_t> generation{0};
+  };
+
   const int n_threads_;
+  std::unique_ptr<Claim[]> claims_;
   std::vector<std::thread> workers_;
 
   // The current job. Written by the caller only while every worker is idle, published by the
@@ -111,6 +121,7 @@ class ThreadPool {
   alignas(64) std::atomic<uint32_t> pending_workers_{0};  // workers not yet done with the job
   std::atomic<uint32_t> caller_sleeping_{0};
   alignas(64) std::atomic<bool> busy_{false};  // a call is in progress (re-entry detection)
+  std::atomic<bool> stop_{false};              // set by the destructor
 };
 
 }  // namespace autarky
