@@ -5,14 +5,8 @@
 #pragma once
 
 // Bit-exactness needs every float operation rounded on its own, as in ggml's FMA-free x86-64
-// build. GCC fuses a*b+c into one multiply-add by default even for ISO C++ (it does on AArch64
-// and with -mfma), so this header, which every file of the family includes first, turns
-// contraction off for the rest of the translation unit.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// build: the whole project compiles with -ffp-contract=off (CMakeLists.txt), because GCC fuses
+// a*b+c into one multiply-add by default even for ISO C++ (on AArch64, and with -mfma).
 
 #include <cstdint>
 #include <cstring>
