@@ -106,6 +106,20 @@ class GgufFile {
   Result<T> GetInteger(std::string_view key) const;
   // f32 or f64, as double.
   Result<double> GetFloat(std::string_view key) const;
+  // Optional keys: the fallback when the key is absent, an error when it has another type.
+  template <typename T>
+  Result<T> GetIntegerOr(std::string_view key, T fallback) const {
+    if (!Has(key)) return fallback;
+    return GetInteger<T>(key);
+  }
+  Result<double> GetFloatOr(std::string_view key, double fallback) const {
+    if (!Has(key)) return fallback;
+    return GetFloat(key);
+  }
+  Result<bool> GetBoolOr(std::string_view key, bool fallback) const {
+    if (!Has(key)) return fallback;
+    return GetBool(key);
+  }
 
   // An array (any element type); `GetArray(key, GgufType::kF32)` also checks the element type.
   Result<const GgufValue*> GetArray(std::string_view key) const;

@@ -253,6 +253,14 @@ TEST(GgufReaderTest, TypedGettersNameTheKeyAndTypes) {
   EXPECT_FALSE(file->GetInteger<int32_t>("big").ok());
   EXPECT_FALSE(file->GetInteger<int32_t>("names").ok());
   EXPECT_FALSE(file->GetIntegerArray("huge").ok());
+  // Optional keys.
+  EXPECT_EQ(*file->GetIntegerOr<uint32_t>("absent", 9u), 9u);
+  EXPECT_EQ(*file->GetIntegerOr<uint32_t>("n", 9u), 7u);
+  EXPECT_FALSE(file->GetIntegerOr<uint32_t>("count", 9u).ok());  // present, out of range
+  EXPECT_EQ(*file->GetFloatOr("absent", 1e4), 1e4);
+  EXPECT_FALSE(file->GetFloatOr("n", 1e4).ok());  // present with another type
+  EXPECT_EQ(*file->GetBoolOr("absent", true), true);
+  EXPECT_FALSE(file->GetBoolOr("names", true).ok());
   EXPECT_EQ(file->Find("absent"), nullptr);
   EXPECT_TRUE(file->Has("n"));
 }
