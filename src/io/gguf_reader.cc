@@ -126,6 +126,22 @@ class GgufParser {
     return Status::Ok();
   }
 
+  // Refuses a count over its limit or one whose records cannot fit in the bytes left (each
+  // needs at least `min_bytes`), before anything is sized by it.
+  Status CheckCount(uint64_t at, const std::string& what, uint64_t count, uint64_t min_bytes,
+                    uint64_t limit) const {
+    if (count > limit) {
+      return Fail(at, what + " " + std::to_string(count) + " exceeds the limit of " +
+                          std::to_string(limit));
+    }
+    if (count > remaining() / min_bytes) {
+      return Fail(at, what + " " + std::to_string(count) + " cannot fit: each needs at least " +
+                          std::to_string(min_bytes) + " bytes and " + std::to_string(remaining()) +
+                          " bytes follow");
+    }
+    return Status::Ok();
+  }
+
   Status ReadTypeId(std::string_view field, GgufType* out) {
     const uint64_t at = pos_;
     uint32_t id = 0;
@@ -166,17 +182,10 @@ class GgufParser {
     RETURN_IF_ERROR(ReadFixed("tensor count", &n_tensors_));
     const uint64_t n_kv_at = pos_;
     RETURN_IF_ERROR(ReadFixed("metadata count", &n_kv_));
-    if (n_kv_ > kGgufMaxKeyValues || n_kv_ > remaining() / kMinKeyValueBytes) {
-      return Fail(n_kv_at, "metadata count " + std::to_string(n_kv_) + " is impossible: " +
-                               std::to_string(remaining()) + " bytes follow and the limit is " +
-                               std::to_string(kGgufMaxKeyValues));
-    }
-    if (n_tensors_ > kGgufMaxTensors || n_tensors_ > remaining() / kMinTensorInfoBytes) {
-      return Fail(n_tensors_at, "tensor count " + std::to_string(n_tensors_) +
-                                    " is impossible: " + std::to_string(remaining()) +
-                                    " bytes follow and the limit is " +
-                                    std::to_string(kGgufMaxTensors));
-    }
+    RETURN_IF_ERROR(
+        CheckCount(n_kv_at, "metadata count", n_kv_, kMinKeyValueBytes, kGgufMaxKeyValues));
+    RETURN_IF_ERROR(
+        CheckCount(n_tensors_at, "tensor count", n_tensors_, kMinTensorInfoBytes, kGgufMaxTensors));
     file_.metadata_.reserve(Bounded(n_kv_));
     file_.key_index_.reserve(Bounded(n_kv_));
     file_.tensors_.reserve(Bounded(n_tensors_));
@@ -237,12 +246,9 @@ class GgufParser {
     uint64_t count = 0;
     RETURN_IF_ERROR(ReadFixed("array length", &count));
     const uint64_t min_bytes = MinEncodedElementBytes(element_type);
-    if (count > kGgufMaxArrayElements || count > remaining() / min_bytes) {
-      return Fail(count_at, "array of " + std::to_string(count) + " " +
-                                std::string(GgufTypeName(element_type)) + " is impossible: " +
-                                std::to_string(remaining()) + " bytes follow and the limit is " +
-                                std::to_string(kGgufMaxArrayElements) + " elements");
-    }
+    RETURN_IF_ERROR(CheckCount(count_at,
+                               "array length (" + std::string(GgufTypeName(element_type)) + ")",
+                               count, min_bytes, kGgufMaxArrayElements));
     if (element_type == GgufType::kString) {
       std::vector<std::string_view> strings;
       strings.reserve(Bounded(count));

@@ -290,14 +290,17 @@ TEST(GgufReaderTest, BadMagicAndVersion) {
 TEST(GgufReaderTest, ImpossibleCounts) {
   GgufBytes kv;
   kv.Header(0, uint64_t{1} << 60);
-  ExpectError(kv.bytes(), 16, "metadata count 1152921504606846976 is impossible");
+  ExpectError(kv.bytes(), 16,
+              "header: metadata count 1152921504606846976 exceeds the limit of 1048576");
   GgufBytes tensors;
   tensors.Header(std::numeric_limits<uint64_t>::max(), 0);
-  ExpectError(tensors.bytes(), 8, "tensor count 18446744073709551615 is impossible");
+  ExpectError(tensors.bytes(), 8,
+              "header: tensor count 18446744073709551615 exceeds the limit of 1048576");
   // A count the remaining bytes cannot hold, even if under the absolute limit.
   GgufBytes small;
   small.Header(0, 3).KeyU32("a", 1);
-  ExpectError(small.bytes(), 16, "metadata count 3 is impossible: 17 bytes follow");
+  ExpectError(small.bytes(), 16,
+              "metadata count 3 cannot fit: each needs at least 14 bytes and 17 bytes follow");
 }
 
 TEST(GgufReaderTest, HugeLengths) {
@@ -314,7 +317,15 @@ TEST(GgufReaderTest, HugeLengths) {
   arr.Header(0, 1).Key("tokens", GgufBytes::kArr).U32(GgufBytes::kStr);
   const size_t count_at = arr.size();
   arr.U64(uint64_t{1} << 40).Str("a");
-  ExpectError(arr.bytes(), count_at, "key 'tokens': array of 1099511627776 str is impossible");
+  ExpectError(arr.bytes(), count_at,
+              "key 'tokens': array length (str) 1099511627776 exceeds the limit of 1073741824");
+  GgufBytes fit;
+  fit.Header(0, 1).Key("scores", GgufBytes::kArr).U32(GgufBytes::kF32);
+  const size_t fit_at = fit.size();
+  fit.U64(5).Fixed<float>(1.f).Fixed<float>(2.f);
+  ExpectError(fit.bytes(), fit_at,
+              "key 'scores': array length (f32) 5 cannot fit: each needs at least 4 bytes and 8 "
+              "bytes follow");
   GgufBytes elem;
   elem.Header(0, 1).Key("tokens", GgufBytes::kArr).ArrayHeader(GgufBytes::kStr, 3).Str("a");
   const size_t elem_at = elem.size();
