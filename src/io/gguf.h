@@ -37,7 +37,7 @@ inline constexpr uint64_t kGgufMaxTensorNameBytes = 63;
 // Tensor names longer than this are refused by the reader (generous: other builds of ggml may
 // raise GGML_MAX_NAME).
 inline constexpr uint64_t kGgufReaderMaxTensorNameBytes = 4096;
-inline constexpr uint32_t kGgufMaxAlignment = uint32_t{1} << 24;  // 16 MiB: above any page size
+inline constexpr uint32_t kGgufMaxAlignment = uint32_t{1} << 24;  // 16 MiB: above 4 KiB..2 MiB pages
 // Counts whose records the reader keeps in memory (~100 bytes each): bounding them bounds the
 // reader's memory whatever the file says. Real models have tens of keys and at most a few
 // thousand tensors; ggml itself cannot read arrays of arrays, so real files have none.
