@@ -88,7 +88,7 @@ double KernelVsReferenceTolerance(int64_t k, double magnitude) {
 
 std::vector<int64_t> Lengths() {
   std::vector<int64_t> lengths;
-  const int64_t max_small = testing::kEmulatedTarget ? 70 : 300;
+  const int64_t max_small = 300;
   for (int64_t k = 1; k <= max_small; ++k) lengths.push_back(k);
   lengths.push_back(4096);
   lengths.push_back(8960);
@@ -167,7 +167,7 @@ TEST(DotFloatTest, GemmMatchesScalarVecDotForAllShapes) {
   std::mt19937_64 rng(13);
   std::vector<Isa> isas = testing::SimdIsasToTest();
   isas.insert(isas.begin(), Isa::kScalar);
-  const int max_n = testing::kEmulatedTarget ? 9 : 17;
+  const int max_n = 17;
   for (Isa isa : isas) {
     for (DType type : kFloatTypes) {
       const WeightKernels* ref = FindWeightKernels(type, Isa::kScalar);

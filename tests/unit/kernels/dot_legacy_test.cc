@@ -115,7 +115,7 @@ double KernelVsReferenceTolerance(int64_t nb, double magnitude) {
 
 std::vector<int64_t> BlockCounts() {
   std::vector<int64_t> counts;
-  const int64_t max_small = testing::kEmulatedTarget ? 12 : 40;
+  const int64_t max_small = 40;
   for (int64_t nb = 1; nb <= max_small; ++nb) counts.push_back(nb);
   counts.push_back(8960 / kQK);  // a Qwen2-7B FFN row
   return counts;
@@ -193,7 +193,7 @@ TEST(DotLegacyTest, GemmMatchesScalarVecDotForAllShapes) {
   std::mt19937_64 rng(3);
   std::vector<Isa> isas = testing::SimdIsasToTest();
   isas.insert(isas.begin(), Isa::kScalar);
-  const int max_n = testing::kEmulatedTarget ? 9 : 17;
+  const int max_n = 17;
   for (Isa isa : isas) {
     for (const LegacyType& t : kLegacyTypes) {
       const WeightKernels* ref = FindWeightKernels(t.weight, Isa::kScalar);

@@ -24,14 +24,6 @@ inline std::vector<Isa> SimdIsasToTest() {
   return isas;
 }
 
-// True when running under an emulator (qemu) where big sweeps are slow: the AArch64 build.
-inline constexpr bool kEmulatedTarget =
-#if defined(__aarch64__)
-    true;
-#else
-    false;
-#endif
-
 // A zeroed byte buffer whose data() lies `offset` bytes past a 64-byte boundary, so kernels
 // see every misalignment; allocated with slack so that reads stay inside it.
 class MisalignedBuffer {
