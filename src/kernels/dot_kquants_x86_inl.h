@@ -260,7 +260,12 @@ struct IQ4XS {
   static constexpr bool kMins = false;
   static constexpr ScaleMode kMode = ScaleMode::kSignedPairs;
   static void Unpack(const uint8_t* b, Unpacked& u) {
-    const __m256i grid = _mm256_broadcastsi128_si256(Load128(kIq4nlValues));
+    // Element by element: taking the address of kIq4nlValues would emit a shared (weak) copy.
+    const __m256i grid = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(kIq4nlValues[0], kIq4nlValues[1], kIq4nlValues[2], kIq4nlValues[3],
+                      kIq4nlValues[4], kIq4nlValues[5], kIq4nlValues[6], kIq4nlValues[7],
+                      kIq4nlValues[8], kIq4nlValues[9], kIq4nlValues[10], kIq4nlValues[11],
+                      kIq4nlValues[12], kIq4nlValues[13], kIq4nlValues[14], kIq4nlValues[15]));
     const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     for (int i = 0; i < 8; ++i) {
@@ -507,13 +512,15 @@ WeightKernels Entry() {
   return WeightKernels{DType::kQ8_K, QuantizeActQ8K, VecDot<T>, Gemm<T>};
 }
 
+// Writes the entries directly: KernelRegistry::Set is an inline member, which an unoptimized
+// build would emit here as a shared (weak) copy.
 void RegisterKQuantsX86(KernelRegistry& registry) {
-  registry.Set(DType::kQ2_K, Entry<Q2K>());
-  registry.Set(DType::kQ3_K, Entry<Q3K>());
-  registry.Set(DType::kQ4_K, Entry<Q4K>());
-  registry.Set(DType::kQ5_K, Entry<Q5K>());
-  registry.Set(DType::kQ6_K, Entry<Q6K>());
-  registry.Set(DType::kIQ4_XS, Entry<IQ4XS>());
+  registry.entries[static_cast<uint32_t>(DType::kQ2_K)] = Entry<Q2K>();
+  registry.entries[static_cast<uint32_t>(DType::kQ3_K)] = Entry<Q3K>();
+  registry.entries[static_cast<uint32_t>(DType::kQ4_K)] = Entry<Q4K>();
+  registry.entries[static_cast<uint32_t>(DType::kQ5_K)] = Entry<Q5K>();
+  registry.entries[static_cast<uint32_t>(DType::kQ6_K)] = Entry<Q6K>();
+  registry.entries[static_cast<uint32_t>(DType::kIQ4_XS)] = Entry<IQ4XS>();
 }
 
 }  // namespace
