@@ -33,6 +33,12 @@ static inline float HorizontalSum(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
 }
 
+static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+  // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
+  // compiled for this instruction set.
+  registry.entries[static_cast<uint32_t>(type)] = kernels;
+}
+
 void CopyAct(const float* x, void* y, int64_t k) {
   std::memcpy(y, x, static_cast<size_t>(k) * sizeof(float));
 }
@@ -176,9 +182,9 @@ WeightKernels Entry() {
 }  // namespace
 
 void RegisterFloatAvx512(KernelRegistry& registry) {
-  registry.Set(DType::kF32, Entry<F32Weights>());
-  registry.Set(DType::kF16, Entry<F16Weights>());
-  registry.Set(DType::kBF16, Entry<Bf16Weights>());
+  Put(registry, DType::kF32, Entry<F32Weights>());
+  Put(registry, DType::kF16, Entry<F16Weights>());
+  Put(registry, DType::kBF16, Entry<Bf16Weights>());
 }
 
 }  // namespace autarky::kernels

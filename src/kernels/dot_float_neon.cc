@@ -19,6 +19,12 @@ constexpr int kStep = 4;  // floats per register
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 4;
 
+static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+  // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
+  // compiled for this instruction set.
+  registry.entries[static_cast<uint32_t>(type)] = kernels;
+}
+
 void CopyAct(const float* x, void* y, int64_t k) {
   std::memcpy(y, x, static_cast<size_t>(k) * sizeof(float));
 }
@@ -160,9 +166,9 @@ WeightKernels Entry() {
 }  // namespace
 
 void RegisterFloatNeon(KernelRegistry& registry) {
-  registry.Set(DType::kF32, Entry<F32Weights>());
-  registry.Set(DType::kF16, Entry<F16Weights>());
-  registry.Set(DType::kBF16, Entry<Bf16Weights>());
+  Put(registry, DType::kF32, Entry<F32Weights>());
+  Put(registry, DType::kF16, Entry<F16Weights>());
+  Put(registry, DType::kBF16, Entry<Bf16Weights>());
 }
 
 }  // namespace autarky::kernels

@@ -15,6 +15,7 @@
 // each activation block loaded once per tile. vec_dot is the 1 x 1 tile.
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "kernels/kernel_table.h"
@@ -24,7 +25,7 @@
 namespace autarky::kernels {
 namespace {
 
-constexpr int kGroup = 4;  // blocks whose scales are converted together
+constexpr int kGroup = 4;     // blocks whose scales are converted together
 constexpr int kTileRows = 4;  // 4 x 3 measured best overall on Zen 4 (vs 2x4, 4x2, 3x3)
 constexpr int kTileCols = 3;
 
@@ -44,6 +45,23 @@ static inline int32_t HorizontalSum(__m256i v) {
   __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
   return _mm_cvtsi128_si32(_mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
+// Field addresses of a block at any address: rows may be misaligned, so fields are never
+// accessed through a Block pointer.
+template <typename Block>
+static inline const uint8_t* QsOf(const Block* b) {
+  return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qs);
+}
+template <typename Block>
+static inline const uint8_t* QhOf(const Block* b) {
+  return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qh);
+}
+
+static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+  // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
+  // compiled for this instruction set.
+  registry.entries[static_cast<uint32_t>(type)] = kernels;
 }
 
 // ---- activation quantization (bit-identical to ref::QuantizeActQ8_0 / Q8_1)
@@ -79,18 +97,25 @@ static inline uint16_t QuantizeBlock(const float* x, int8_t* q, int32_t* sum) {
   return d;
 }
 
+// Blocks are assembled locally and copied out: `y` may have any alignment.
 void QuantizeActQ8_0(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_0*>(y);
+  auto* out = static_cast<uint8_t*>(y);
   int32_t sum;
-  for (int64_t b = 0; b < k / kQK; ++b) out[b].d = QuantizeBlock(x + b * kQK, out[b].qs, &sum);
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    BlockQ8_0 block;
+    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
+  }
 }
 
 void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_1*>(y);
+  auto* out = static_cast<uint8_t*>(y);
   int32_t sum;
   for (int64_t b = 0; b < k / kQK; ++b) {
-    out[b].d = QuantizeBlock(x + b * kQK, out[b].qs, &sum);
-    out[b].s = Fp32ToFp16(Fp16ToFp32(out[b].d) * static_cast<float>(sum));
+    BlockQ8_1 block;
+    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
+    block.s = Fp32ToFp16(Fp16ToFp32(block.d) * static_cast<float>(sum));
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
   }
 }
 
@@ -126,7 +151,7 @@ struct KindQ4_0 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 8;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block& b) { return Nibbles(b.qs); }
+  static __m256i Unpack(const Block* b) { return Nibbles(QsOf(b)); }
 };
 
 struct KindQ4_1 {
@@ -135,7 +160,7 @@ struct KindQ4_1 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
-  static __m256i Unpack(const Block& b) { return Nibbles(b.qs); }
+  static __m256i Unpack(const Block* b) { return Nibbles(QsOf(b)); }
 };
 
 struct KindQ5_0 {
@@ -144,7 +169,9 @@ struct KindQ5_0 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 16;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block& b) { return _mm256_or_si256(Nibbles(b.qs), HighBits(b.qh)); }
+  static __m256i Unpack(const Block* b) {
+    return _mm256_or_si256(Nibbles(QsOf(b)), HighBits(QhOf(b)));
+  }
 };
 
 struct KindQ5_1 {
@@ -153,7 +180,9 @@ struct KindQ5_1 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
-  static __m256i Unpack(const Block& b) { return _mm256_or_si256(Nibbles(b.qs), HighBits(b.qh)); }
+  static __m256i Unpack(const Block* b) {
+    return _mm256_or_si256(Nibbles(QsOf(b)), HighBits(QhOf(b)));
+  }
 };
 
 struct KindQ8_0 {
@@ -162,8 +191,8 @@ struct KindQ8_0 {
   static constexpr bool kSigned = true;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block& b) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+  static __m256i Unpack(const Block* b) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(QsOf(b)));
   }
 };
 
@@ -173,12 +202,12 @@ struct KindIQ4_NL {
   static constexpr bool kSigned = true;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block& b) {
+  static __m256i Unpack(const Block* b) {
     // kIq4nlValues, spelled out: odr-using the header's inline array would emit a shared
     // (weak) definition of it from this AVX2 object.
     const __m256i table = _mm256_broadcastsi128_si256(
         _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
-    return _mm256_shuffle_epi8(table, Nibbles(b.qs));
+    return _mm256_shuffle_epi8(table, Nibbles(QsOf(b)));
   }
 };
 
@@ -226,11 +255,11 @@ static inline void Group(const typename K::Block* const* w, const typename K::Ac
     __m256i u[R];
     __m256i magnitude[R];  // |w| for signed kinds
     for (int r = 0; r < R; ++r) {
-      u[r] = K::Unpack(w[r][b]);
+      u[r] = K::Unpack(w[r] + b);
       if constexpr (K::kSigned) magnitude[r] = _mm256_abs_epi8(u[r]);
     }
     for (int c = 0; c < C; ++c) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][b].qs));
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(QsOf(a[c] + b)));
       __m256i offset_pairs = _mm256_setzero_si256();
       if constexpr (K::kOffset != 0) {
         offset_pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(static_cast<char>(K::kOffset)), q);
@@ -354,12 +383,12 @@ WeightKernels Entry() {
 }  // namespace
 
 void RegisterLegacyAvx2(KernelRegistry& registry) {
-  registry.Set(DType::kQ4_0, Entry<KindQ4_0>());
-  registry.Set(DType::kQ4_1, Entry<KindQ4_1>());
-  registry.Set(DType::kQ5_0, Entry<KindQ5_0>());
-  registry.Set(DType::kQ5_1, Entry<KindQ5_1>());
-  registry.Set(DType::kQ8_0, Entry<KindQ8_0>());
-  registry.Set(DType::kIQ4_NL, Entry<KindIQ4_NL>());
+  Put(registry, DType::kQ4_0, Entry<KindQ4_0>());
+  Put(registry, DType::kQ4_1, Entry<KindQ4_1>());
+  Put(registry, DType::kQ5_0, Entry<KindQ5_0>());
+  Put(registry, DType::kQ5_1, Entry<KindQ5_1>());
+  Put(registry, DType::kQ8_0, Entry<KindQ8_0>());
+  Put(registry, DType::kIQ4_NL, Entry<KindIQ4_NL>());
 }
 
 }  // namespace autarky::kernels

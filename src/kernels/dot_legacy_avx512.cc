@@ -21,6 +21,7 @@
 #endif
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "kernels/kernel_table.h"
@@ -59,6 +60,23 @@ static inline int32_t HorizontalSum(__m512i v) {
   return _mm_cvtsi128_si32(_mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1))));
 }
 
+// Field addresses of a block at any address: rows may be misaligned, so fields are never
+// accessed through a Block pointer.
+template <typename Block>
+static inline const uint8_t* QsOf(const Block* b) {
+  return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qs);
+}
+template <typename Block>
+static inline const uint8_t* QhOf(const Block* b) {
+  return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qh);
+}
+
+static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+  // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
+  // compiled for this instruction set.
+  registry.entries[static_cast<uint32_t>(type)] = kernels;
+}
+
 // ---- activation quantization (bit-identical to ref::QuantizeActQ8_0 / Q8_1)
 
 // Quantizes 32 floats: returns the F16 scale, stores 32 quants, and their sum in *sum.
@@ -83,18 +101,25 @@ static inline uint16_t QuantizeBlock(const float* x, int8_t* q, int32_t* sum) {
   return d;
 }
 
+// Blocks are assembled locally and copied out: `y` may have any alignment.
 void QuantizeActQ8_0(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_0*>(y);
+  auto* out = static_cast<uint8_t*>(y);
   int32_t sum;
-  for (int64_t b = 0; b < k / kQK; ++b) out[b].d = QuantizeBlock(x + b * kQK, out[b].qs, &sum);
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    BlockQ8_0 block;
+    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
+  }
 }
 
 void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_1*>(y);
+  auto* out = static_cast<uint8_t*>(y);
   int32_t sum;
   for (int64_t b = 0; b < k / kQK; ++b) {
-    out[b].d = QuantizeBlock(x + b * kQK, out[b].qs, &sum);
-    out[b].s = Fp32ToFp16(Fp16ToFp32(out[b].d) * static_cast<float>(sum));
+    BlockQ8_1 block;
+    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
+    block.s = Fp32ToFp16(Fp16ToFp32(block.d) * static_cast<float>(sum));
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
   }
 }
 
@@ -120,11 +145,13 @@ static inline __m512i LoadQuad16(const uint8_t* p, size_t stride) {
 // Activation quants of 4 blocks: lo = quants 0-15 of each block, hi = quants 16-31.
 template <typename Act>
 static inline void LoadActQuad(const Act* a, __m512i* lo, __m512i* hi) {
-  const auto load = [](const int8_t* q) {
+  const auto load = [](const uint8_t* q) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
   };
-  const __m512i z01 = _mm512_inserti64x4(_mm512_zextsi256_si512(load(a[0].qs)), load(a[1].qs), 1);
-  const __m512i z23 = _mm512_inserti64x4(_mm512_zextsi256_si512(load(a[2].qs)), load(a[3].qs), 1);
+  const __m512i z01 =
+      _mm512_inserti64x4(_mm512_zextsi256_si512(load(QsOf(a))), load(QsOf(a + 1)), 1);
+  const __m512i z23 =
+      _mm512_inserti64x4(_mm512_zextsi256_si512(load(QsOf(a + 2))), load(QsOf(a + 3)), 1);
   *lo = _mm512_shuffle_i64x2(z01, z23, _MM_SHUFFLE(2, 0, 2, 0));
   *hi = _mm512_shuffle_i64x2(z01, z23, _MM_SHUFFLE(3, 1, 3, 1));
 }
@@ -132,7 +159,7 @@ static inline void LoadActQuad(const Act* a, __m512i* lo, __m512i* hi) {
 // Nibbles of 4 blocks split into lo / hi as described above.
 template <typename Block>
 static inline void NibbleQuad(const Block* b, __m512i* lo, __m512i* hi) {
-  const __m512i v = LoadQuad16(b[0].qs, sizeof(Block));
+  const __m512i v = LoadQuad16(QsOf(b), sizeof(Block));
   const __m512i mask = _mm512_set1_epi8(0x0f);
   *lo = _mm512_and_si512(v, mask);
   *hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
@@ -144,7 +171,7 @@ static inline void AddHighBitsQuad(const Block* b, __m512i* lo, __m512i* hi) {
   uint64_t lo_bits = 0, hi_bits = 0;
   for (int i = 0; i < kGroup; ++i) {
     uint32_t h;
-    std::memcpy(&h, b[i].qh, sizeof h);
+    std::memcpy(&h, QhOf(b + i), sizeof h);
     lo_bits |= static_cast<uint64_t>(h & 0xffffu) << (16 * i);
     hi_bits |= static_cast<uint64_t>(h >> 16) << (16 * i);
   }
@@ -220,7 +247,7 @@ struct KindQ8_0 {
 
 // Quants of two consecutive 32-quant blocks whose quants start at `qs`, in weight order.
 template <size_t kStride>
-static inline __m512i LoadQuantPair(const int8_t* qs) {
+static inline __m512i LoadQuantPair(const uint8_t* qs) {
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + kStride));
   return _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
@@ -322,14 +349,14 @@ static inline void GroupPairs(const typename K::Block* const* w, const typename 
   __m512i u[R][2];
   for (int r = 0; r < R; ++r) {
     w_raw[r] = GroupScales<Block, false>(w[r]);
-    u[r][0] = _mm512_xor_si512(LoadQuantPair<sizeof(Block)>(w[r][0].qs), flip);  // w + 128
-    u[r][1] = _mm512_xor_si512(LoadQuantPair<sizeof(Block)>(w[r][2].qs), flip);
+    u[r][0] = _mm512_xor_si512(LoadQuantPair<sizeof(Block)>(QsOf(w[r])), flip);  // w + 128
+    u[r][1] = _mm512_xor_si512(LoadQuantPair<sizeof(Block)>(QsOf(w[r] + 2)), flip);
   }
   for (int c = 0; c < C; ++c) {
     const __m256 a_raw = GroupScales<Act, false>(a[c]);
     __m512i q[2], init[2];
     for (int pair = 0; pair < 2; ++pair) {
-      q[pair] = LoadQuantPair<sizeof(Act)>(a[c][2 * pair].qs);
+      q[pair] = LoadQuantPair<sizeof(Act)>(QsOf(a[c] + 2 * pair));
       init[pair] = OffsetInit<K::kOffset>(q[pair]);
     }
     for (int r = 0; r < R; ++r) {
@@ -456,12 +483,12 @@ WeightKernels Entry() {
 }  // namespace
 
 void RegisterLegacyAvx512(KernelRegistry& registry) {
-  registry.Set(DType::kQ4_0, Entry<KindQ4_0>());
-  registry.Set(DType::kQ4_1, Entry<KindQ4_1>());
-  registry.Set(DType::kQ5_0, Entry<KindQ5_0>());
-  registry.Set(DType::kQ5_1, Entry<KindQ5_1>());
-  registry.Set(DType::kQ8_0, Entry<KindQ8_0>());
-  registry.Set(DType::kIQ4_NL, Entry<KindIQ4_NL>());
+  Put(registry, DType::kQ4_0, Entry<KindQ4_0>());
+  Put(registry, DType::kQ4_1, Entry<KindQ4_1>());
+  Put(registry, DType::kQ5_0, Entry<KindQ5_0>());
+  Put(registry, DType::kQ5_1, Entry<KindQ5_1>());
+  Put(registry, DType::kQ8_0, Entry<KindQ8_0>());
+  Put(registry, DType::kIQ4_NL, Entry<KindIQ4_NL>());
 }
 
 }  // namespace autarky::kernels

@@ -12,6 +12,7 @@
 // CPUs without it.
 #include <arm_neon.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "kernels/kernel_table.h"
@@ -25,6 +26,23 @@ namespace {
 constexpr int kGroup = 4;  // blocks whose scales are converted together
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 2;
+
+// Field addresses of a block at any address: rows may be misaligned, so fields are never
+// accessed through a Block pointer.
+template <typename Block>
+static inline const uint8_t* QsOf(const Block* b) {
+  return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qs);
+}
+template <typename Block>
+static inline const uint8_t* QhOf(const Block* b) {
+  return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qh);
+}
+
+static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+  // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
+  // compiled for this instruction set.
+  registry.entries[static_cast<uint32_t>(type)] = kernels;
+}
 
 // ---- activation quantization (bit-identical to ref::QuantizeActQ8_0 / Q8_1)
 
@@ -56,18 +74,25 @@ static inline uint16_t QuantizeBlock(const float* x, int8_t* q, int32_t* sum) {
   return d;
 }
 
+// Blocks are assembled locally and copied out: `y` may have any alignment.
 void QuantizeActQ8_0(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_0*>(y);
+  auto* out = static_cast<uint8_t*>(y);
   int32_t sum;
-  for (int64_t b = 0; b < k / kQK; ++b) out[b].d = QuantizeBlock(x + b * kQK, out[b].qs, &sum);
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    BlockQ8_0 block;
+    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
+  }
 }
 
 void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_1*>(y);
+  auto* out = static_cast<uint8_t*>(y);
   int32_t sum;
   for (int64_t b = 0; b < k / kQK; ++b) {
-    out[b].d = QuantizeBlock(x + b * kQK, out[b].qs, &sum);
-    out[b].s = Fp32ToFp16(Fp16ToFp32(out[b].d) * static_cast<float>(sum));
+    BlockQ8_1 block;
+    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
+    block.s = Fp32ToFp16(Fp16ToFp32(block.d) * static_cast<float>(sum));
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
   }
 }
 
@@ -128,48 +153,53 @@ struct KindQ4_0 {
   using Block = BlockQ4_0;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block& b) { return Offset(Nibbles(b.qs), 8); }
+  static Int8Pair Unpack(const Block* b) { return Offset(Nibbles(QsOf(b)), 8); }
 };
 
 struct KindQ4_1 {
   using Block = BlockQ4_1;
   using Act = BlockQ8_1;
   static constexpr bool kMin = true;
-  static Int8Pair Unpack(const Block& b) { return Nibbles(b.qs); }
+  static Int8Pair Unpack(const Block* b) { return Nibbles(QsOf(b)); }
 };
 
 struct KindQ5_0 {
   using Block = BlockQ5_0;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block& b) { return Offset(Or(Nibbles(b.qs), HighBits(b.qh)), 16); }
+  static Int8Pair Unpack(const Block* b) {
+    return Offset(Or(Nibbles(QsOf(b)), HighBits(QhOf(b))), 16);
+  }
 };
 
 struct KindQ5_1 {
   using Block = BlockQ5_1;
   using Act = BlockQ8_1;
   static constexpr bool kMin = true;
-  static Int8Pair Unpack(const Block& b) { return Or(Nibbles(b.qs), HighBits(b.qh)); }
+  static Int8Pair Unpack(const Block* b) { return Or(Nibbles(QsOf(b)), HighBits(QhOf(b))); }
 };
 
 struct KindQ8_0 {
   using Block = BlockQ8_0;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block& b) { return {vld1q_s8(b.qs), vld1q_s8(b.qs + 16)}; }
+  static Int8Pair Unpack(const Block* b) {
+    const auto* qs = reinterpret_cast<const int8_t*>(QsOf(b));
+    return {vld1q_s8(qs), vld1q_s8(qs + 16)};
+  }
 };
 
 struct KindIQ4_NL {
   using Block = BlockIQ4_NL;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block& b) {
+  static Int8Pair Unpack(const Block* b) {
     // kIq4nlValues, spelled out: odr-using the header's inline array would emit a shared
     // (weak) definition of it from this object.
     static constexpr int8_t kValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                            1,    13,   25,  38,  53,  69,  89,  113};
     const int8x16_t table = vld1q_s8(kValues);
-    const Int8Pair n = Nibbles(b.qs);
+    const Int8Pair n = Nibbles(QsOf(b));
     return {vqtbl1q_s8(table, vreinterpretq_u8_s8(n.lo)),
             vqtbl1q_s8(table, vreinterpretq_u8_s8(n.hi))};
   }
@@ -202,10 +232,11 @@ static inline void GroupBlock(const typename K::Block* const* w, const typename 
                               const float32x4_t (&w_scale)[R], const float32x4_t (&a_scale)[C],
                               float32x4_t (&acc)[R][C]) {
   Int8Pair u[R];
-  for (int r = 0; r < R; ++r) u[r] = K::Unpack(w[r][b]);
+  for (int r = 0; r < R; ++r) u[r] = K::Unpack(w[r] + b);
   for (int c = 0; c < C; ++c) {
-    const int8x16_t q_lo = vld1q_s8(a[c][b].qs);
-    const int8x16_t q_hi = vld1q_s8(a[c][b].qs + 16);
+    const auto* qs = reinterpret_cast<const int8_t*>(QsOf(a[c] + b));
+    const int8x16_t q_lo = vld1q_s8(qs);
+    const int8x16_t q_hi = vld1q_s8(qs + 16);
     for (int r = 0; r < R; ++r) {
       const int32x4_t sums =
           Dot<kDotProd>(Dot<kDotProd>(vdupq_n_s32(0), u[r].lo, q_lo), u[r].hi, q_hi);
@@ -338,12 +369,12 @@ WeightKernels Entry() {
 
 template <bool kDotProd>
 void Register(KernelRegistry& registry) {
-  registry.Set(DType::kQ4_0, Entry<KindQ4_0, kDotProd>());
-  registry.Set(DType::kQ4_1, Entry<KindQ4_1, kDotProd>());
-  registry.Set(DType::kQ5_0, Entry<KindQ5_0, kDotProd>());
-  registry.Set(DType::kQ5_1, Entry<KindQ5_1, kDotProd>());
-  registry.Set(DType::kQ8_0, Entry<KindQ8_0, kDotProd>());
-  registry.Set(DType::kIQ4_NL, Entry<KindIQ4_NL, kDotProd>());
+  Put(registry, DType::kQ4_0, Entry<KindQ4_0, kDotProd>());
+  Put(registry, DType::kQ4_1, Entry<KindQ4_1, kDotProd>());
+  Put(registry, DType::kQ5_0, Entry<KindQ5_0, kDotProd>());
+  Put(registry, DType::kQ5_1, Entry<KindQ5_1, kDotProd>());
+  Put(registry, DType::kQ8_0, Entry<KindQ8_0, kDotProd>());
+  Put(registry, DType::kIQ4_NL, Entry<KindIQ4_NL, kDotProd>());
 }
 
 }  // namespace

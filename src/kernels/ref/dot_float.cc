@@ -14,26 +14,32 @@ void CopyAct(const float* x, void* y, int64_t k) {
   std::memcpy(y, x, static_cast<size_t>(k) * sizeof(float));
 }
 
+// Element i of a row; rows may have any alignment.
+template <typename T>
+T Load(const void* row, int64_t i) {
+  T v;
+  std::memcpy(&v, static_cast<const uint8_t*>(row) + i * sizeof(T), sizeof v);
+  return v;
+}
+
 template <bool kBf16>
 float HalfToFloat(uint16_t v) {
   return kBf16 ? Bf16ToFp32(v) : Fp16ToFp32(v);
 }
 
 float VecDotF32(int64_t k, const void* w, const void* a) {
-  const auto* x = static_cast<const float*>(w);
-  const auto* y = static_cast<const float*>(a);
   double sum = 0.0;
-  for (int64_t i = 0; i < k; ++i) sum += static_cast<double>(x[i]) * y[i];
+  for (int64_t i = 0; i < k; ++i) {
+    sum += static_cast<double>(Load<float>(w, i)) * Load<float>(a, i);
+  }
   return static_cast<float>(sum);
 }
 
 template <bool kBf16>
 float VecDotHalf(int64_t k, const void* w, const void* a) {
-  const auto* x = static_cast<const uint16_t*>(w);
-  const auto* y = static_cast<const float*>(a);
   double sum = 0.0;
   for (int64_t i = 0; i < k; ++i) {
-    sum += static_cast<double>(HalfToFloat<kBf16>(x[i])) * y[i];
+    sum += static_cast<double>(HalfToFloat<kBf16>(Load<uint16_t>(w, i))) * Load<float>(a, i);
   }
   return static_cast<float>(sum);
 }

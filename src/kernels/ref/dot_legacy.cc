@@ -82,17 +82,25 @@ void BlockInts(const BlockIQ4_NL& b, int* w) {
   for (int j = 0; j < kQK; ++j) w[j] = kIq4nlValues[w[j]];
 }
 
+// Block `b` of a row, copied out: rows may have any alignment.
+template <typename Block>
+Block LoadBlock(const void* row, int64_t b) {
+  Block block;
+  std::memcpy(&block, static_cast<const uint8_t*>(row) + b * sizeof(Block), sizeof block);
+  return block;
+}
+
 // sum_b dw_b * da_b * isum_b for weights without a min, paired with Q8_0 activations.
 template <typename Block>
 float VecDotQ8_0(int64_t k, const void* w, const void* a) {
-  const auto* wb = static_cast<const Block*>(w);
-  const auto* ab = static_cast<const BlockQ8_0*>(a);
   float sum = 0.0f;
   int ints[kQK];
   for (int64_t b = 0; b < k / kQK; ++b) {
-    BlockInts(wb[b], ints);
-    const float scale = Fp16ToFp32(wb[b].d) * Fp16ToFp32(ab[b].d);
-    sum += scale * static_cast<float>(IntDot(ints, ab[b].qs));
+    const auto wb = LoadBlock<Block>(w, b);
+    const auto ab = LoadBlock<BlockQ8_0>(a, b);
+    BlockInts(wb, ints);
+    const float scale = Fp16ToFp32(wb.d) * Fp16ToFp32(ab.d);
+    sum += scale * static_cast<float>(IntDot(ints, ab.qs));
   }
   return sum;
 }
@@ -100,15 +108,15 @@ float VecDotQ8_0(int64_t k, const void* w, const void* a) {
 // sum_b dw_b * da_b * isum_b + m_b * s_b for weights x = d * q + m, paired with Q8_1.
 template <typename Block>
 float VecDotQ8_1(int64_t k, const void* w, const void* a) {
-  const auto* wb = static_cast<const Block*>(w);
-  const auto* ab = static_cast<const BlockQ8_1*>(a);
   float sum = 0.0f;
   int ints[kQK];
   for (int64_t b = 0; b < k / kQK; ++b) {
-    BlockInts(wb[b], ints);
-    const float scale = Fp16ToFp32(wb[b].d) * Fp16ToFp32(ab[b].d);
-    const float min_term = Fp16ToFp32(wb[b].m) * Fp16ToFp32(ab[b].s);
-    sum += scale * static_cast<float>(IntDot(ints, ab[b].qs)) + min_term;
+    const auto wb = LoadBlock<Block>(w, b);
+    const auto ab = LoadBlock<BlockQ8_1>(a, b);
+    BlockInts(wb, ints);
+    const float scale = Fp16ToFp32(wb.d) * Fp16ToFp32(ab.d);
+    const float min_term = Fp16ToFp32(wb.m) * Fp16ToFp32(ab.s);
+    sum += scale * static_cast<float>(IntDot(ints, ab.qs)) + min_term;
   }
   return sum;
 }
@@ -116,17 +124,23 @@ float VecDotQ8_1(int64_t k, const void* w, const void* a) {
 }  // namespace
 
 void QuantizeActQ8_0(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_0*>(y);
-  for (int64_t b = 0; b < k / kQK; ++b) out[b].d = QuantizeActBlock(x + b * kQK, out[b].qs);
+  auto* out = static_cast<uint8_t*>(y);  // any alignment: blocks are copied out
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    BlockQ8_0 block;
+    block.d = QuantizeActBlock(x + b * kQK, block.qs);
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
+  }
 }
 
 void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<BlockQ8_1*>(y);
+  auto* out = static_cast<uint8_t*>(y);
   for (int64_t b = 0; b < k / kQK; ++b) {
-    out[b].d = QuantizeActBlock(x + b * kQK, out[b].qs);
+    BlockQ8_1 block;
+    block.d = QuantizeActBlock(x + b * kQK, block.qs);
     int32_t sum = 0;
-    for (int j = 0; j < kQK; ++j) sum += out[b].qs[j];
-    out[b].s = Fp32ToFp16(Fp16ToFp32(out[b].d) * static_cast<float>(sum));
+    for (int j = 0; j < kQK; ++j) sum += block.qs[j];
+    block.s = Fp32ToFp16(Fp16ToFp32(block.d) * static_cast<float>(sum));
+    std::memcpy(out + b * sizeof block, &block, sizeof block);
   }
 }
 

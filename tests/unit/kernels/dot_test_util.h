@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -24,25 +26,28 @@ inline std::vector<Isa> SimdIsasToTest() {
   return isas;
 }
 
-// A zeroed byte buffer whose data() lies `offset` bytes past a 64-byte boundary, so kernels
-// see every misalignment; allocated with slack so that reads stay inside it.
+// A zeroed byte buffer whose data() lies `offset` (mod 64) bytes past a 64-byte boundary, so
+// kernels see every misalignment, and which ends exactly at data() + size(): AddressSanitizer
+// then reports any read past the end.
 class MisalignedBuffer {
  public:
-  MisalignedBuffer(size_t size, size_t offset) : storage_(size + offset + 64, 0), size_(size) {
-    const auto base = reinterpret_cast<uintptr_t>(storage_.data());
-    const size_t skip = (64 - base % 64) % 64 + offset % 64;
-    data_ = storage_.data() + skip;
-    // storage_ has offset + 64 bytes of slack: skip <= 63 + offset % 64.
+  MisalignedBuffer(size_t size, size_t offset)
+      : storage_(static_cast<uint8_t*>(::operator new(offset % 64 + size, kAlign))),
+        data_(storage_.get() + offset % 64),
+        size_(size) {
+    std::memset(storage_.get(), 0, offset % 64 + size);
   }
-  MisalignedBuffer(const MisalignedBuffer&) = delete;
-  MisalignedBuffer& operator=(const MisalignedBuffer&) = delete;
 
   uint8_t* data() { return data_; }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
-  std::vector<uint8_t> storage_;
+  static constexpr std::align_val_t kAlign{64};
+  struct Free {
+    void operator()(uint8_t* p) const { ::operator delete(p, kAlign); }
+  };
+  std::unique_ptr<uint8_t, Free> storage_;
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
