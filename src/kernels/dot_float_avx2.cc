@@ -19,13 +19,14 @@ constexpr int kStep = 8;  // floats per register
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 2;
 
-static inline float HorizontalSum(__m256 v) {
+[[gnu::always_inline]] static inline float HorizontalSum(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));
   return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
 }
 
-static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+[[gnu::always_inline]] static inline void Put(KernelRegistry& registry, DType type,
+                                              const WeightKernels& kernels) {
   // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
   // compiled for this instruction set.
   registry.entries[static_cast<uint32_t>(type)] = kernels;
@@ -38,12 +39,12 @@ void CopyAct(const float* x, void* y, int64_t k) {
 // Loads of 8 weights as floats.
 struct F32Weights {
   using Elem = float;
-  static __m256 Load(const float* p) { return _mm256_loadu_ps(p); }
+  [[gnu::always_inline]] static __m256 Load(const float* p) { return _mm256_loadu_ps(p); }
 };
 
 struct F16Weights {
   using Elem = uint16_t;
-  static __m256 Load(const uint16_t* p) {
+  [[gnu::always_inline]] static __m256 Load(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
 };
@@ -51,7 +52,7 @@ struct F16Weights {
 struct Bf16Weights {
   using Elem = uint16_t;
   // BF16 is the upper half of an F32.
-  static __m256 Load(const uint16_t* p) {
+  [[gnu::always_inline]] static __m256 Load(const uint16_t* p) {
     const __m256i wide =
         _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
@@ -129,9 +130,10 @@ void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t
 
 // Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
 template <typename W, int R, int C>
-static inline void TileColumnsLeft(int nc, int64_t k, const uint8_t* w, size_t w_stride,
-                                   const uint8_t* a, size_t a_stride, float* out,
-                                   size_t out_stride) {
+[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t k, const uint8_t* w,
+                                                          size_t w_stride, const uint8_t* a,
+                                                          size_t a_stride, float* out,
+                                                          size_t out_stride) {
   if constexpr (C > 0) {
     if (nc == C) {
       Tile<W, R, C>(k, w, w_stride, a, a_stride, out, out_stride);

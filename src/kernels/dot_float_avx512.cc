@@ -25,7 +25,7 @@ constexpr int kStep = 16;  // floats per register
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 4;
 
-static inline float HorizontalSum(__m512 v) {
+[[gnu::always_inline]] static inline float HorizontalSum(__m512 v) {
   v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
   __m128 x = _mm512_castps512_ps128(v);
@@ -33,7 +33,8 @@ static inline float HorizontalSum(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
 }
 
-static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+[[gnu::always_inline]] static inline void Put(KernelRegistry& registry, DType type,
+                                              const WeightKernels& kernels) {
   // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
   // compiled for this instruction set.
   registry.entries[static_cast<uint32_t>(type)] = kernels;
@@ -46,16 +47,18 @@ void CopyAct(const float* x, void* y, int64_t k) {
 // Loads of 16 weights as floats; the masked forms read only the first `n` (< 16) of them.
 struct F32Weights {
   using Elem = float;
-  static __m512 Load(const float* p) { return _mm512_loadu_ps(p); }
-  static __m512 LoadMasked(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  [[gnu::always_inline]] static __m512 Load(const float* p) { return _mm512_loadu_ps(p); }
+  [[gnu::always_inline]] static __m512 LoadMasked(const float* p, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, p);
+  }
 };
 
 struct F16Weights {
   using Elem = uint16_t;
-  static __m512 Load(const uint16_t* p) {
+  [[gnu::always_inline]] static __m512 Load(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
-  static __m512 LoadMasked(const uint16_t* p, __mmask16 m) {
+  [[gnu::always_inline]] static __m512 LoadMasked(const uint16_t* p, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
   }
 };
@@ -63,13 +66,13 @@ struct F16Weights {
 struct Bf16Weights {
   using Elem = uint16_t;
   // BF16 is the upper half of an F32.
-  static __m512 Widen(__m256i h) {
+  [[gnu::always_inline]] static __m512 Widen(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
-  static __m512 Load(const uint16_t* p) {
+  [[gnu::always_inline]] static __m512 Load(const uint16_t* p) {
     return Widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
-  static __m512 LoadMasked(const uint16_t* p, __mmask16 m) {
+  [[gnu::always_inline]] static __m512 LoadMasked(const uint16_t* p, __mmask16 m) {
     return Widen(_mm256_maskz_loadu_epi16(m, p));
   }
 };
@@ -135,9 +138,10 @@ void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t
 
 // Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
 template <typename W, int R, int C>
-static inline void TileColumnsLeft(int nc, int64_t k, const uint8_t* w, size_t w_stride,
-                                   const uint8_t* a, size_t a_stride, float* out,
-                                   size_t out_stride) {
+[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t k, const uint8_t* w,
+                                                          size_t w_stride, const uint8_t* a,
+                                                          size_t a_stride, float* out,
+                                                          size_t out_stride) {
   if constexpr (C > 0) {
     if (nc == C) {
       Tile<W, R, C>(k, w, w_stride, a, a_stride, out, out_stride);

@@ -19,7 +19,8 @@ constexpr int kStep = 4;  // floats per register
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 4;
 
-static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+[[gnu::always_inline]] static inline void Put(KernelRegistry& registry, DType type,
+                                              const WeightKernels& kernels) {
   // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
   // compiled for this instruction set.
   registry.entries[static_cast<uint32_t>(type)] = kernels;
@@ -32,12 +33,12 @@ void CopyAct(const float* x, void* y, int64_t k) {
 // Loads of 4 weights as floats.
 struct F32Weights {
   using Elem = float;
-  static float32x4_t Load(const float* p) { return vld1q_f32(p); }
+  [[gnu::always_inline]] static float32x4_t Load(const float* p) { return vld1q_f32(p); }
 };
 
 struct F16Weights {
   using Elem = uint16_t;
-  static float32x4_t Load(const uint16_t* p) {
+  [[gnu::always_inline]] static float32x4_t Load(const uint16_t* p) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
   }
 };
@@ -45,7 +46,7 @@ struct F16Weights {
 struct Bf16Weights {
   using Elem = uint16_t;
   // BF16 is the upper half of an F32.
-  static float32x4_t Load(const uint16_t* p) {
+  [[gnu::always_inline]] static float32x4_t Load(const uint16_t* p) {
     return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
   }
 };
@@ -119,9 +120,10 @@ void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t
 
 // Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
 template <typename W, int R, int C>
-static inline void TileColumnsLeft(int nc, int64_t k, const uint8_t* w, size_t w_stride,
-                                   const uint8_t* a, size_t a_stride, float* out,
-                                   size_t out_stride) {
+[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t k, const uint8_t* w,
+                                                          size_t w_stride, const uint8_t* a,
+                                                          size_t a_stride, float* out,
+                                                          size_t out_stride) {
   if constexpr (C > 0) {
     if (nc == C) {
       Tile<W, R, C>(k, w, w_stride, a, a_stride, out, out_stride);

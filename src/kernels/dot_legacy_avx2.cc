@@ -29,19 +29,19 @@ constexpr int kGroup = 4;     // blocks whose scales are converted together
 constexpr int kTileRows = 4;  // 4 x 3 measured best overall on Zen 4 (vs 2x4, 4x2, 3x3)
 constexpr int kTileCols = 3;
 
-static inline float HorizontalSum(__m256 v) {
+[[gnu::always_inline]] static inline float HorizontalSum(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));
   return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
 }
 
-static inline float HorizontalMax(__m256 v) {
+[[gnu::always_inline]] static inline float HorizontalMax(__m256 v) {
   __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   x = _mm_max_ps(x, _mm_movehl_ps(x, x));
   return _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
 }
 
-static inline int32_t HorizontalSum(__m256i v) {
+[[gnu::always_inline]] static inline int32_t HorizontalSum(__m256i v) {
   __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
   return _mm_cvtsi128_si32(_mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1))));
@@ -50,15 +50,16 @@ static inline int32_t HorizontalSum(__m256i v) {
 // Field addresses of a block at any address: rows may be misaligned, so fields are never
 // accessed through a Block pointer.
 template <typename Block>
-static inline const uint8_t* QsOf(const Block* b) {
+[[gnu::always_inline]] static inline const uint8_t* QsOf(const Block* b) {
   return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qs);
 }
 template <typename Block>
-static inline const uint8_t* QhOf(const Block* b) {
+[[gnu::always_inline]] static inline const uint8_t* QhOf(const Block* b) {
   return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qh);
 }
 
-static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+[[gnu::always_inline]] static inline void Put(KernelRegistry& registry, DType type,
+                                              const WeightKernels& kernels) {
   // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
   // compiled for this instruction set.
   registry.entries[static_cast<uint32_t>(type)] = kernels;
@@ -67,7 +68,8 @@ static inline void Put(KernelRegistry& registry, DType type, const WeightKernels
 // ---- activation quantization (bit-identical to ref::QuantizeActQ8_0 / Q8_1)
 
 // Quantizes 32 floats: returns the F16 scale, stores 32 quants, and their sum in *sum.
-static inline uint16_t QuantizeBlock(const float* x, int8_t* q, int32_t* sum) {
+[[gnu::always_inline]] static inline uint16_t QuantizeBlock(const float* x, int8_t* q,
+                                                            int32_t* sum) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 v[4];
   __m256 amax_v = _mm256_setzero_ps();
@@ -122,7 +124,7 @@ void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
 // ---- weight decoding: one block -> 32 bytes in weight order
 
 // Nibbles: bytes 0-15 the low nibbles (weights 0-15), bytes 16-31 the high ones.
-static inline __m256i Nibbles(const uint8_t* qs) {
+[[gnu::always_inline]] static inline __m256i Nibbles(const uint8_t* qs) {
   const __m256i v =
       _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
   const __m256i shifted = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
@@ -130,7 +132,7 @@ static inline __m256i Nibbles(const uint8_t* qs) {
 }
 
 // 0x10 in byte j where bit j of the little-endian qh is set.
-static inline __m256i HighBits(const uint8_t* qh) {
+[[gnu::always_inline]] static inline __m256i HighBits(const uint8_t* qh) {
   uint32_t bits;
   std::memcpy(&bits, qh, sizeof bits);
   const __m256i spread =
@@ -151,7 +153,7 @@ struct KindQ4_0 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 8;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block* b) { return Nibbles(QsOf(b)); }
+  [[gnu::always_inline]] static __m256i Unpack(const Block* b) { return Nibbles(QsOf(b)); }
 };
 
 struct KindQ4_1 {
@@ -160,7 +162,7 @@ struct KindQ4_1 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
-  static __m256i Unpack(const Block* b) { return Nibbles(QsOf(b)); }
+  [[gnu::always_inline]] static __m256i Unpack(const Block* b) { return Nibbles(QsOf(b)); }
 };
 
 struct KindQ5_0 {
@@ -169,7 +171,7 @@ struct KindQ5_0 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 16;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block* b) {
+  [[gnu::always_inline]] static __m256i Unpack(const Block* b) {
     return _mm256_or_si256(Nibbles(QsOf(b)), HighBits(QhOf(b)));
   }
 };
@@ -180,7 +182,7 @@ struct KindQ5_1 {
   static constexpr bool kSigned = false;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
-  static __m256i Unpack(const Block* b) {
+  [[gnu::always_inline]] static __m256i Unpack(const Block* b) {
     return _mm256_or_si256(Nibbles(QsOf(b)), HighBits(QhOf(b)));
   }
 };
@@ -191,7 +193,7 @@ struct KindQ8_0 {
   static constexpr bool kSigned = true;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block* b) {
+  [[gnu::always_inline]] static __m256i Unpack(const Block* b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(QsOf(b)));
   }
 };
@@ -202,7 +204,7 @@ struct KindIQ4_NL {
   static constexpr bool kSigned = true;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = false;
-  static __m256i Unpack(const Block* b) {
+  [[gnu::always_inline]] static __m256i Unpack(const Block* b) {
     // kIq4nlValues, spelled out: odr-using the header's inline array would emit a shared
     // (weak) definition of it from this AVX2 object.
     const __m256i table = _mm256_broadcastsi128_si256(
@@ -213,7 +215,7 @@ struct KindIQ4_NL {
 
 // ---- scales
 
-static inline uint64_t LoadHalf(const void* p) {
+[[gnu::always_inline]] static inline uint64_t LoadHalf(const void* p) {
   uint16_t h;
   std::memcpy(&h, p, sizeof h);
   return h;
@@ -221,7 +223,7 @@ static inline uint64_t LoadHalf(const void* p) {
 
 // The first (d) or second (m, s) half-word of 4 consecutive blocks, converted to floats.
 template <typename Block, int kField>
-static inline __m128 GroupHalves(const Block* b) {
+[[gnu::always_inline]] static inline __m128 GroupHalves(const Block* b) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(b) + 2 * kField;
   constexpr size_t kS = sizeof(Block);
   const uint64_t h = LoadHalf(bytes) | LoadHalf(bytes + kS) << 16 | LoadHalf(bytes + 2 * kS) << 32 |
@@ -232,8 +234,9 @@ static inline __m128 GroupHalves(const Block* b) {
 // ---- one group of 4 blocks for an R x C tile; w[r], a[c] point at the group's first block
 
 template <typename K, int R, int C>
-static inline void Group(const typename K::Block* const* w, const typename K::Act* const* a,
-                         __m256 (&acc)[R][C]) {
+[[gnu::always_inline]] static inline void Group(const typename K::Block* const* w,
+                                                const typename K::Act* const* a,
+                                                __m256 (&acc)[R][C]) {
   using Act = typename K::Act;
   alignas(16) float w_scale[R][kGroup];
   alignas(16) float a_scale[C][kGroup];
@@ -332,9 +335,10 @@ float VecDot(int64_t k, const void* w, const void* a) {
 
 // Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
 template <typename K, int R, int C>
-static inline void TileColumnsLeft(int nc, int64_t nb, const uint8_t* w, size_t w_stride,
-                                   const uint8_t* a, size_t a_stride, float* out,
-                                   size_t out_stride) {
+[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t nb, const uint8_t* w,
+                                                          size_t w_stride, const uint8_t* a,
+                                                          size_t a_stride, float* out,
+                                                          size_t out_stride) {
   if constexpr (C > 0) {
     if (nc == C) {
       Tile<K, R, C>(nb, w, w_stride, a, a_stride, out, out_stride);

@@ -36,7 +36,7 @@ constexpr int kTileRows = 4;  // 4 x 4 measured fastest for nc = 8 on Zen 4 (vs 
 constexpr int kTileCols = 4;
 
 // Horizontal sums and maximum. (GCC 12's _mm512_reduce_* trip -Werror=uninitialized.)
-static inline float HorizontalSum(__m512 v) {
+[[gnu::always_inline]] static inline float HorizontalSum(__m512 v) {
   v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
   __m128 x = _mm512_castps512_ps128(v);
@@ -44,7 +44,7 @@ static inline float HorizontalSum(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
 }
 
-static inline float HorizontalMax(__m512 v) {
+[[gnu::always_inline]] static inline float HorizontalMax(__m512 v) {
   v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
   __m128 x = _mm512_castps512_ps128(v);
@@ -52,7 +52,7 @@ static inline float HorizontalMax(__m512 v) {
   return _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
 }
 
-static inline int32_t HorizontalSum(__m512i v) {
+[[gnu::always_inline]] static inline int32_t HorizontalSum(__m512i v) {
   v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
   __m128i x = _mm512_castsi512_si128(v);
@@ -63,15 +63,16 @@ static inline int32_t HorizontalSum(__m512i v) {
 // Field addresses of a block at any address: rows may be misaligned, so fields are never
 // accessed through a Block pointer.
 template <typename Block>
-static inline const uint8_t* QsOf(const Block* b) {
+[[gnu::always_inline]] static inline const uint8_t* QsOf(const Block* b) {
   return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qs);
 }
 template <typename Block>
-static inline const uint8_t* QhOf(const Block* b) {
+[[gnu::always_inline]] static inline const uint8_t* QhOf(const Block* b) {
   return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qh);
 }
 
-static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+[[gnu::always_inline]] static inline void Put(KernelRegistry& registry, DType type,
+                                              const WeightKernels& kernels) {
   // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
   // compiled for this instruction set.
   registry.entries[static_cast<uint32_t>(type)] = kernels;
@@ -80,7 +81,8 @@ static inline void Put(KernelRegistry& registry, DType type, const WeightKernels
 // ---- activation quantization (bit-identical to ref::QuantizeActQ8_0 / Q8_1)
 
 // Quantizes 32 floats: returns the F16 scale, stores 32 quants, and their sum in *sum.
-static inline uint16_t QuantizeBlock(const float* x, int8_t* q, int32_t* sum) {
+[[gnu::always_inline]] static inline uint16_t QuantizeBlock(const float* x, int8_t* q,
+                                                            int32_t* sum) {
   const __m512 x0 = _mm512_loadu_ps(x);
   const __m512 x1 = _mm512_loadu_ps(x + 16);
   const __m512 amax_v = _mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1));
@@ -132,7 +134,7 @@ void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
 // blocks per register, in weight order.
 
 // Four 16-byte pieces, `stride` bytes apart, as the four 128-bit lanes of a register.
-static inline __m512i LoadQuad16(const uint8_t* p, size_t stride) {
+[[gnu::always_inline]] static inline __m512i LoadQuad16(const uint8_t* p, size_t stride) {
   const auto load = [](const uint8_t* q) {
     return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
   };
@@ -144,7 +146,7 @@ static inline __m512i LoadQuad16(const uint8_t* p, size_t stride) {
 
 // Activation quants of 4 blocks: lo = quants 0-15 of each block, hi = quants 16-31.
 template <typename Act>
-static inline void LoadActQuad(const Act* a, __m512i* lo, __m512i* hi) {
+[[gnu::always_inline]] static inline void LoadActQuad(const Act* a, __m512i* lo, __m512i* hi) {
   const auto load = [](const uint8_t* q) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
   };
@@ -158,7 +160,7 @@ static inline void LoadActQuad(const Act* a, __m512i* lo, __m512i* hi) {
 
 // Nibbles of 4 blocks split into lo / hi as described above.
 template <typename Block>
-static inline void NibbleQuad(const Block* b, __m512i* lo, __m512i* hi) {
+[[gnu::always_inline]] static inline void NibbleQuad(const Block* b, __m512i* lo, __m512i* hi) {
   const __m512i v = LoadQuad16(QsOf(b), sizeof(Block));
   const __m512i mask = _mm512_set1_epi8(0x0f);
   *lo = _mm512_and_si512(v, mask);
@@ -167,7 +169,8 @@ static inline void NibbleQuad(const Block* b, __m512i* lo, __m512i* hi) {
 
 // Adds 16 to the weights whose fifth bit is set (bit j of qh is weight j of its block).
 template <typename Block>
-static inline void AddHighBitsQuad(const Block* b, __m512i* lo, __m512i* hi) {
+[[gnu::always_inline]] static inline void AddHighBitsQuad(const Block* b, __m512i* lo,
+                                                          __m512i* hi) {
   uint64_t lo_bits = 0, hi_bits = 0;
   for (int i = 0; i < kGroup; ++i) {
     uint32_t h;
@@ -187,7 +190,9 @@ struct KindQ4_0 {
   using Act = BlockQ8_0;
   static constexpr int kOffset = 8;
   static constexpr bool kMin = false;
-  static void Unpack(const Block* b, __m512i* lo, __m512i* hi) { NibbleQuad(b, lo, hi); }
+  [[gnu::always_inline]] static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
+    NibbleQuad(b, lo, hi);
+  }
 };
 
 struct KindQ4_1 {
@@ -195,7 +200,9 @@ struct KindQ4_1 {
   using Act = BlockQ8_1;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
-  static void Unpack(const Block* b, __m512i* lo, __m512i* hi) { NibbleQuad(b, lo, hi); }
+  [[gnu::always_inline]] static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
+    NibbleQuad(b, lo, hi);
+  }
 };
 
 struct KindQ5_0 {
@@ -203,7 +210,7 @@ struct KindQ5_0 {
   using Act = BlockQ8_0;
   static constexpr int kOffset = 16;
   static constexpr bool kMin = false;
-  static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
+  [[gnu::always_inline]] static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
     NibbleQuad(b, lo, hi);
     AddHighBitsQuad(b, lo, hi);
   }
@@ -214,7 +221,7 @@ struct KindQ5_1 {
   using Act = BlockQ8_1;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
-  static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
+  [[gnu::always_inline]] static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
     NibbleQuad(b, lo, hi);
     AddHighBitsQuad(b, lo, hi);
   }
@@ -225,7 +232,7 @@ struct KindIQ4_NL {
   using Act = BlockQ8_0;
   static constexpr int kOffset = 128;
   static constexpr bool kMin = false;
-  static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
+  [[gnu::always_inline]] static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
     // kIq4nlValues + 128, as unsigned bytes, in each 128-bit lane.
     const __m512i table = _mm512_broadcast_i32x4(_mm_setr_epi8(
         1, 24, 45, 63, 79, 93, 106, 118, static_cast<char>(129), static_cast<char>(141),
@@ -247,7 +254,7 @@ struct KindQ8_0 {
 
 // Quants of two consecutive 32-quant blocks whose quants start at `qs`, in weight order.
 template <size_t kStride>
-static inline __m512i LoadQuantPair(const uint8_t* qs) {
+[[gnu::always_inline]] static inline __m512i LoadQuantPair(const uint8_t* qs) {
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + kStride));
   return _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
@@ -255,7 +262,7 @@ static inline __m512i LoadQuantPair(const uint8_t* qs) {
 
 // ---- scales
 
-static inline uint64_t LoadHalf(const void* p) {
+[[gnu::always_inline]] static inline uint64_t LoadHalf(const void* p) {
   uint16_t h;
   std::memcpy(&h, p, sizeof h);
   return h;
@@ -264,7 +271,7 @@ static inline uint64_t LoadHalf(const void* p) {
 // The 4 scales and 4 mins (or sums) of a group of 4 blocks as 8 floats: d0..d3, m0..m3.
 // The halves are gathered with scalar loads and shifts, which keep the vector units free.
 template <typename Block, bool kSecond>
-static inline __m256 GroupScales(const Block* b) {
+[[gnu::always_inline]] static inline __m256 GroupScales(const Block* b) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(b);
   constexpr size_t kS = sizeof(Block);
   const uint64_t d = LoadHalf(bytes) | LoadHalf(bytes + kS) << 16 | LoadHalf(bytes + 2 * kS) << 32 |
@@ -279,14 +286,14 @@ static inline __m256 GroupScales(const Block* b) {
 }
 
 // Lane i of a quad register belongs to block i / 4: lanes 0-3 of `scales` spread accordingly.
-static inline __m512 ExpandQuad(__m256 scales) {
+[[gnu::always_inline]] static inline __m512 ExpandQuad(__m256 scales) {
   const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(scales));
 }
 
 // Pair registers: lanes 0-7 belong to block 2 * kPair of the group, lanes 8-15 to the next.
 template <int kPair>
-static inline __m512 ExpandPair(__m256 scales) {
+[[gnu::always_inline]] static inline __m512 ExpandPair(__m256 scales) {
   constexpr int a = 2 * kPair, b = 2 * kPair + 1;
   const __m512i idx = _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
   return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(scales));
@@ -295,7 +302,7 @@ static inline __m512 ExpandPair(__m256 scales) {
 // -o * sum(a) per 32-bit lane (4 quants): the start value of each sum(u * a), which makes the
 // result the exact sum((u - o) * a) = sum(w * a).
 template <int kOffset>
-static inline __m512i OffsetInit(__m512i q) {
+[[gnu::always_inline]] static inline __m512i OffsetInit(__m512i q) {
   const __m512i zero = _mm512_setzero_si512();
   if constexpr (kOffset == 0) {
     return zero;
@@ -308,8 +315,9 @@ static inline __m512i OffsetInit(__m512i q) {
 // ---- one group of 4 blocks for an R x C tile; w[r], a[c] point at the group's first block
 
 template <typename K, int R, int C>
-static inline void GroupQuads(const typename K::Block* const* w, const typename K::Act* const* a,
-                              __m512 (&acc)[R][C]) {
+[[gnu::always_inline]] static inline void GroupQuads(const typename K::Block* const* w,
+                                                     const typename K::Act* const* a,
+                                                     __m512 (&acc)[R][C]) {
   using Act = typename K::Act;
   __m512i lo[R], hi[R];
   __m256 w_raw[R];
@@ -340,8 +348,9 @@ static inline void GroupQuads(const typename K::Block* const* w, const typename 
 }
 
 template <typename K, int R, int C>
-static inline void GroupPairs(const typename K::Block* const* w, const typename K::Act* const* a,
-                              __m512 (&acc)[R][C]) {
+[[gnu::always_inline]] static inline void GroupPairs(const typename K::Block* const* w,
+                                                     const typename K::Act* const* a,
+                                                     __m512 (&acc)[R][C]) {
   using Block = typename K::Block;
   using Act = typename K::Act;
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -372,8 +381,9 @@ static inline void GroupPairs(const typename K::Block* const* w, const typename 
 }
 
 template <typename K, int R, int C>
-static inline void Group(const typename K::Block* const* w, const typename K::Act* const* a,
-                         __m512 (&acc)[R][C]) {
+[[gnu::always_inline]] static inline void Group(const typename K::Block* const* w,
+                                                const typename K::Act* const* a,
+                                                __m512 (&acc)[R][C]) {
   if constexpr (sizeof(typename K::Block) == sizeof(BlockQ8_0)) {
     GroupPairs<K, R, C>(w, a, acc);
   } else {
@@ -432,9 +442,10 @@ float VecDot(int64_t k, const void* w, const void* a) {
 
 // Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
 template <typename K, int R, int C>
-static inline void TileColumnsLeft(int nc, int64_t nb, const uint8_t* w, size_t w_stride,
-                                   const uint8_t* a, size_t a_stride, float* out,
-                                   size_t out_stride) {
+[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t nb, const uint8_t* w,
+                                                          size_t w_stride, const uint8_t* a,
+                                                          size_t a_stride, float* out,
+                                                          size_t out_stride) {
   if constexpr (C > 0) {
     if (nc == C) {
       Tile<K, R, C>(nb, w, w_stride, a, a_stride, out, out_stride);

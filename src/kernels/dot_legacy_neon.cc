@@ -30,15 +30,16 @@ constexpr int kTileCols = 2;
 // Field addresses of a block at any address: rows may be misaligned, so fields are never
 // accessed through a Block pointer.
 template <typename Block>
-static inline const uint8_t* QsOf(const Block* b) {
+[[gnu::always_inline]] static inline const uint8_t* QsOf(const Block* b) {
   return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qs);
 }
 template <typename Block>
-static inline const uint8_t* QhOf(const Block* b) {
+[[gnu::always_inline]] static inline const uint8_t* QhOf(const Block* b) {
   return reinterpret_cast<const uint8_t*>(b) + offsetof(Block, qh);
 }
 
-static inline void Put(KernelRegistry& registry, DType type, const WeightKernels& kernels) {
+[[gnu::always_inline]] static inline void Put(KernelRegistry& registry, DType type,
+                                              const WeightKernels& kernels) {
   // Not KernelRegistry::Set: an inline member used here would be emitted as a weak symbol
   // compiled for this instruction set.
   registry.entries[static_cast<uint32_t>(type)] = kernels;
@@ -47,7 +48,8 @@ static inline void Put(KernelRegistry& registry, DType type, const WeightKernels
 // ---- activation quantization (bit-identical to ref::QuantizeActQ8_0 / Q8_1)
 
 // Quantizes 32 floats: returns the F16 scale, stores 32 quants, and their sum in *sum.
-static inline uint16_t QuantizeBlock(const float* x, int8_t* q, int32_t* sum) {
+[[gnu::always_inline]] static inline uint16_t QuantizeBlock(const float* x, int8_t* q,
+                                                            int32_t* sum) {
   float32x4_t v[8];
   float32x4_t amax_v = vdupq_n_f32(0.0f);
   for (int i = 0; i < 8; ++i) {
@@ -101,7 +103,7 @@ void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
 // acc + the products of a and b summed into 4 lanes (which products go to which lane differs
 // between the two forms; the total is the same).
 template <bool kDotProd>
-static inline int32x4_t Dot(int32x4_t acc, int8x16_t a, int8x16_t b) {
+[[gnu::always_inline]] static inline int32x4_t Dot(int32x4_t acc, int8x16_t a, int8x16_t b) {
   if constexpr (kDotProd) {
     // GNU as 2.40 rejects SDOT after `.arch_extension dotprod` on an armv8-a base, so the
     // directive names the architecture; it only widens what the assembler accepts in this
@@ -120,14 +122,14 @@ struct Int8Pair {
   int8x16_t lo, hi;
 };
 
-static inline Int8Pair Nibbles(const uint8_t* qs) {
+[[gnu::always_inline]] static inline Int8Pair Nibbles(const uint8_t* qs) {
   const uint8x16_t v = vld1q_u8(qs);
   return {vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f))),
           vreinterpretq_s8_u8(vshrq_n_u8(v, 4))};
 }
 
 // 16 for the weights whose fifth bit is set (bit j of the little-endian qh is weight j).
-static inline Int8Pair HighBits(const uint8_t* qh) {
+[[gnu::always_inline]] static inline Int8Pair HighBits(const uint8_t* qh) {
   uint32_t bits;
   std::memcpy(&bits, qh, sizeof bits);
   const uint8x16_t bytes = vreinterpretq_u8_u32(vdupq_n_u32(bits));
@@ -141,11 +143,11 @@ static inline Int8Pair HighBits(const uint8_t* qh) {
   return {vreinterpretq_s8_u8(lo), vreinterpretq_s8_u8(hi)};
 }
 
-static inline Int8Pair Offset(Int8Pair p, int8_t offset) {
+[[gnu::always_inline]] static inline Int8Pair Offset(Int8Pair p, int8_t offset) {
   return {vsubq_s8(p.lo, vdupq_n_s8(offset)), vsubq_s8(p.hi, vdupq_n_s8(offset))};
 }
 
-static inline Int8Pair Or(Int8Pair a, Int8Pair b) {
+[[gnu::always_inline]] static inline Int8Pair Or(Int8Pair a, Int8Pair b) {
   return {vorrq_s8(a.lo, b.lo), vorrq_s8(a.hi, b.hi)};
 }
 
@@ -153,21 +155,23 @@ struct KindQ4_0 {
   using Block = BlockQ4_0;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block* b) { return Offset(Nibbles(QsOf(b)), 8); }
+  [[gnu::always_inline]] static Int8Pair Unpack(const Block* b) {
+    return Offset(Nibbles(QsOf(b)), 8);
+  }
 };
 
 struct KindQ4_1 {
   using Block = BlockQ4_1;
   using Act = BlockQ8_1;
   static constexpr bool kMin = true;
-  static Int8Pair Unpack(const Block* b) { return Nibbles(QsOf(b)); }
+  [[gnu::always_inline]] static Int8Pair Unpack(const Block* b) { return Nibbles(QsOf(b)); }
 };
 
 struct KindQ5_0 {
   using Block = BlockQ5_0;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block* b) {
+  [[gnu::always_inline]] static Int8Pair Unpack(const Block* b) {
     return Offset(Or(Nibbles(QsOf(b)), HighBits(QhOf(b))), 16);
   }
 };
@@ -176,14 +180,16 @@ struct KindQ5_1 {
   using Block = BlockQ5_1;
   using Act = BlockQ8_1;
   static constexpr bool kMin = true;
-  static Int8Pair Unpack(const Block* b) { return Or(Nibbles(QsOf(b)), HighBits(QhOf(b))); }
+  [[gnu::always_inline]] static Int8Pair Unpack(const Block* b) {
+    return Or(Nibbles(QsOf(b)), HighBits(QhOf(b)));
+  }
 };
 
 struct KindQ8_0 {
   using Block = BlockQ8_0;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block* b) {
+  [[gnu::always_inline]] static Int8Pair Unpack(const Block* b) {
     const auto* qs = reinterpret_cast<const int8_t*>(QsOf(b));
     return {vld1q_s8(qs), vld1q_s8(qs + 16)};
   }
@@ -193,7 +199,7 @@ struct KindIQ4_NL {
   using Block = BlockIQ4_NL;
   using Act = BlockQ8_0;
   static constexpr bool kMin = false;
-  static Int8Pair Unpack(const Block* b) {
+  [[gnu::always_inline]] static Int8Pair Unpack(const Block* b) {
     // kIq4nlValues, spelled out: odr-using the header's inline array would emit a shared
     // (weak) definition of it from this object.
     static constexpr int8_t kValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
@@ -207,7 +213,7 @@ struct KindIQ4_NL {
 
 // ---- scales
 
-static inline uint64_t LoadHalf(const void* p) {
+[[gnu::always_inline]] static inline uint64_t LoadHalf(const void* p) {
   uint16_t h;
   std::memcpy(&h, p, sizeof h);
   return h;
@@ -215,7 +221,7 @@ static inline uint64_t LoadHalf(const void* p) {
 
 // The first (d) or second (m, s) half-word of 4 consecutive blocks, converted to floats.
 template <typename Block, int kField>
-static inline float32x4_t GroupHalves(const Block* b) {
+[[gnu::always_inline]] static inline float32x4_t GroupHalves(const Block* b) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(b) + 2 * kField;
   constexpr size_t kS = sizeof(Block);
   const uint64_t h = LoadHalf(bytes) | LoadHalf(bytes + kS) << 16 | LoadHalf(bytes + 2 * kS) << 32 |
@@ -228,9 +234,11 @@ static inline float32x4_t GroupHalves(const Block* b) {
 // Block b of the group; lane b of the scale vectors belongs to it (FMLA by element takes a
 // constant lane, hence the template parameter).
 template <typename K, bool kDotProd, int R, int C, int b>
-static inline void GroupBlock(const typename K::Block* const* w, const typename K::Act* const* a,
-                              const float32x4_t (&w_scale)[R], const float32x4_t (&a_scale)[C],
-                              float32x4_t (&acc)[R][C]) {
+[[gnu::always_inline]] static inline void GroupBlock(const typename K::Block* const* w,
+                                                     const typename K::Act* const* a,
+                                                     const float32x4_t (&w_scale)[R],
+                                                     const float32x4_t (&a_scale)[C],
+                                                     float32x4_t (&acc)[R][C]) {
   Int8Pair u[R];
   for (int r = 0; r < R; ++r) u[r] = K::Unpack(w[r] + b);
   for (int c = 0; c < C; ++c) {
@@ -247,8 +255,9 @@ static inline void GroupBlock(const typename K::Block* const* w, const typename 
 }
 
 template <typename K, bool kDotProd, int R, int C>
-static inline void Group(const typename K::Block* const* w, const typename K::Act* const* a,
-                         float32x4_t (&acc)[R][C]) {
+[[gnu::always_inline]] static inline void Group(const typename K::Block* const* w,
+                                                const typename K::Act* const* a,
+                                                float32x4_t (&acc)[R][C]) {
   using Act = typename K::Act;
   float32x4_t w_scale[R], a_scale[C];
   for (int r = 0; r < R; ++r) w_scale[r] = GroupHalves<typename K::Block, 0>(w[r]);
@@ -318,9 +327,10 @@ float VecDot(int64_t k, const void* w, const void* a) {
 
 // Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
 template <typename K, bool kDotProd, int R, int C>
-static inline void TileColumnsLeft(int nc, int64_t nb, const uint8_t* w, size_t w_stride,
-                                   const uint8_t* a, size_t a_stride, float* out,
-                                   size_t out_stride) {
+[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t nb, const uint8_t* w,
+                                                          size_t w_stride, const uint8_t* a,
+                                                          size_t a_stride, float* out,
+                                                          size_t out_stride) {
   if constexpr (C > 0) {
     if (nc == C) {
       Tile<K, kDotProd, R, C>(nb, w, w_stride, a, a_stride, out, out_stride);
