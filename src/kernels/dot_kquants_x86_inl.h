@@ -51,8 +51,8 @@ struct Unpacked {
   __m256i sg[8];  // kSignedPairs only: the signed quants, for their signs
   __m256i s[8];   // {32-element chunks or chunk pairs}{16 int16 scales}, see ScaleMode
   __m256i corr;   // {16 int16}: multiplier of bsums[j] (a min, or -offset * scale)
-  float d;        // block scale
-  float dmin;     // scale of the mins (kMins types only)
+  float d;        // block scale (types without mins)
+  __m128 d_dmin;  // {d, dmin, -, -}: block scale and scale of the mins (kMins types)
 };
 
 static inline __m256i Load256(const void* p) {
@@ -62,6 +62,12 @@ static inline __m128i Load128(const void* p) {
   return _mm_loadu_si128(static_cast<const __m128i*>(p));
 }
 static inline float HalfToFloat(const uint8_t* p) { return _cvtsh_ss(LoadU16(p)); }
+// Two adjacent F16 values -> {p[0], p[1], 0, 0}.
+static inline __m128 HalfPairToFloat(const uint8_t* p) {
+  int32_t bits;
+  __builtin_memcpy(&bits, p, sizeof bits);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(bits));
+}
 
 // Scale vectors come from one "scale source" register by in-lane byte shuffles, in two forms:
 //  - bytes (unsigned scales): the 16 scale bytes in both 128-bit halves; the shuffle picks the
@@ -147,8 +153,8 @@ struct Q4K {
   static constexpr ScaleMode kMode = kUnsignedMode;
   static void Unpack(const uint8_t* b, Unpacked& u) {
     UnpackQ4KCommon(b + offsetof(BlockQ4_K, scales), b + offsetof(BlockQ4_K, qs), u);
-    u.d = HalfToFloat(b + offsetof(BlockQ4_K, d));
-    u.dmin = HalfToFloat(b + offsetof(BlockQ4_K, dmin));
+    static_assert(offsetof(BlockQ4_K, dmin) == offsetof(BlockQ4_K, d) + 2);
+    u.d_dmin = HalfPairToFloat(b + offsetof(BlockQ4_K, d));
   }
 };
 
@@ -172,8 +178,8 @@ struct Q5K {
     for (int i = 0; i < 8; ++i) {
       u.q[i] = _mm256_or_si256(u.q[i], _mm256_and_si256(MoveBit(qh, i, 4), bit4));
     }
-    u.d = HalfToFloat(b + offsetof(BlockQ5_K, d));
-    u.dmin = HalfToFloat(b + offsetof(BlockQ5_K, dmin));
+    static_assert(offsetof(BlockQ5_K, dmin) == offsetof(BlockQ5_K, d) + 2);
+    u.d_dmin = HalfPairToFloat(b + offsetof(BlockQ5_K, d));
   }
 };
 
@@ -205,7 +211,6 @@ struct Q6K {
     // Quants are stored with a bias of 32: subtract 32 * scale * bsum.
     u.corr = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(scales), _mm256_set1_epi16(-32));
     u.d = HalfToFloat(b + offsetof(BlockQ6_K, d));
-    u.dmin = 0.0f;
   }
 };
 
@@ -234,7 +239,6 @@ struct Q3K {
     SetScalesFromWords<kUnsignedMode>(SignedWordSource(scales), u);
     u.corr = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(scales), _mm256_set1_epi16(-4));
     u.d = HalfToFloat(b + offsetof(BlockQ3_K, d));
-    u.dmin = 0.0f;
   }
 };
 
@@ -250,8 +254,8 @@ struct Q2K {
     const __m128i low4 = _mm_set1_epi8(0x0f);
     SetScalesFromBytes<kUnsignedMode, false>(_mm_and_si128(packed, low4), u);
     u.corr = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
-    u.d = HalfToFloat(b + offsetof(BlockQ2_K, d));
-    u.dmin = HalfToFloat(b + offsetof(BlockQ2_K, dmin));
+    static_assert(offsetof(BlockQ2_K, dmin) == offsetof(BlockQ2_K, d) + 2);
+    u.d_dmin = HalfPairToFloat(b + offsetof(BlockQ2_K, d));
   }
 };
 
@@ -295,7 +299,6 @@ struct IQ4XS {
     SetScalesFromWords<ScaleMode::kPairs>(_mm256_broadcastsi128_si256(scales16), u);
     u.corr = _mm256_setzero_si256();
     u.d = HalfToFloat(b + offsetof(BlockIQ4_XS, d));
-    u.dmin = 0.0f;
   }
 };
 
@@ -338,13 +341,16 @@ static inline void AccumulateBlock(const Unpacked& u, const uint8_t* y, __m256& 
                                    __m256& acc_min) {
   __m256i sum = ScaledSum<T>(u, y + offsetof(BlockQ8_K, qs));
   const float yd = LoadF32(y + offsetof(BlockQ8_K, d));
-  if constexpr (T::kMode != ScaleMode::kSignedPairs) {
+  if constexpr (T::kMins) {
     const __m256i corr = _mm256_madd_epi16(Load256(y + offsetof(BlockQ8_K, bsums)), u.corr);
-    if constexpr (T::kMins) {
-      acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(yd * u.dmin), acc_min);
-    } else {
-      sum = _mm256_add_epi32(sum, corr);
-    }
+    const __m128 factors = _mm_mul_ps(u.d_dmin, _mm_set1_ps(yd));  // {yd * d, yd * dmin}
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_broadcastss_ps(factors), acc);
+    acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr),
+                              _mm256_broadcastss_ps(_mm_movehdup_ps(factors)), acc_min);
+    return;
+  }
+  if constexpr (T::kMode != ScaleMode::kSignedPairs) {
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(Load256(y + offsetof(BlockQ8_K, bsums)), u.corr));
   }
   acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(yd * u.d), acc);
 }
@@ -357,38 +363,105 @@ static inline float HorizontalSum(__m256 v) {
 }
 
 // out[c * out_stride] = dot(weight row w, activation column c) for kNc columns.
+// vec_dot: one activation column.
+template <class T>
+float RowTimesColumn(int64_t nb, const uint8_t* w, const uint8_t* a) {
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    Unpacked u;
+    T::Unpack(w + b * sizeof(typename T::Block), u);
+    AccumulateBlock<T>(u, a + b * sizeof(BlockQ8_K), acc, acc_min);
+  }
+  return HorizontalSum(_mm256_sub_ps(acc, acc_min));
+}
+
+// {8 vectors}{8 int32} -> {8 int32}: lane c = sum of the lanes of v[c].
+static inline __m256i SumEachOf8(const __m256i v[8]) {
+  const __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i c = _mm256_hadd_epi32(v[4], v[5]), d = _mm256_hadd_epi32(v[6], v[7]);
+  // Per 128-bit half h: lanes 0-3 of ab hold the half-h sums of v[0..3], of cd those of v[4..7].
+  const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20),
+                          _mm256_permute2x128_si256(ab, cd, 0x31));
+}
+
+// gemm tile: kNc (2..8) activation columns. The per-column integer block sums are reduced into
+// one register across columns before the float work, so a block costs one convert and one fma
+// for all columns instead of per column; lane c of the accumulators belongs to column c.
 template <class T, int kNc>
 void RowTimesColumns(int64_t nb, const uint8_t* w, const uint8_t* a, size_t a_stride, float* out,
-                     size_t out_stride) {
-  __m256 acc[kNc], acc_min[kNc];
-#pragma GCC unroll 8
-  for (int c = 0; c < kNc; ++c) acc[c] = acc_min[c] = _mm256_setzero_ps();
+                     size_t out_stride, bool accumulate) {
+  static_assert(kNc >= 2 && kNc <= 8);
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     Unpacked u;
     T::Unpack(w + b * sizeof(typename T::Block), u);
     const uint8_t* y = a + b * sizeof(BlockQ8_K);
+    __m256i sums[8], corrs[8];
+    float yd[8];
 #pragma GCC unroll 8
-    for (int c = 0; c < kNc; ++c) AccumulateBlock<T>(u, y + c * a_stride, acc[c], acc_min[c]);
+    for (int c = 0; c < 8; ++c) {
+      sums[c] = corrs[c] = _mm256_setzero_si256();
+      yd[c] = 0.0f;
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < kNc; ++c) {
+      const uint8_t* yc = y + c * a_stride;
+      sums[c] = ScaledSum<T>(u, yc + offsetof(BlockQ8_K, qs));
+      yd[c] = LoadF32(yc + offsetof(BlockQ8_K, d));
+      if constexpr (T::kMode != ScaleMode::kSignedPairs) {
+        corrs[c] = _mm256_madd_epi16(Load256(yc + offsetof(BlockQ8_K, bsums)), u.corr);
+        if constexpr (!T::kMins) sums[c] = _mm256_add_epi32(sums[c], corrs[c]);
+      }
+    }
+    const __m256 y_scales = _mm256_setr_ps(yd[0], yd[1], yd[2], yd[3], yd[4], yd[5], yd[6], yd[7]);
+    if constexpr (T::kMins) {
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(SumEachOf8(sums)),
+                            _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(u.d_dmin)), acc);
+      acc_min = _mm256_fmadd_ps(
+          _mm256_cvtepi32_ps(SumEachOf8(corrs)),
+          _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(_mm_movehdup_ps(u.d_dmin))), acc_min);
+    } else {
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(SumEachOf8(sums)),
+                            _mm256_mul_ps(y_scales, _mm256_set1_ps(u.d)), acc);
+    }
   }
+  float result[8];
+  _mm256_storeu_ps(result, _mm256_sub_ps(acc, acc_min));
 #pragma GCC unroll 8
-  for (int c = 0; c < kNc; ++c)
-    out[c * out_stride] = HorizontalSum(_mm256_sub_ps(acc[c], acc_min[c]));
+  for (int c = 0; c < kNc; ++c) {
+    out[c * out_stride] = accumulate ? out[c * out_stride] + result[c] : result[c];
+  }
 }
 
 template <class T>
 float VecDot(int64_t k, const void* w, const void* a) {
   DCHECK(k % kQK_K == 0);
-  float result;
-  RowTimesColumns<T, 1>(k / kQK_K, static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a),
-                        0, &result, 0);
-  return result;
+  return RowTimesColumn<T>(k / kQK_K, static_cast<const uint8_t*>(w),
+                           static_cast<const uint8_t*>(a));
 }
+
+// Activation bytes of one column tile kept in L1 while the rows stream past: without this, a
+// tile of 8 columns of a 4096-wide row (37 KB) would be re-read from L2 for every weight row.
+constexpr int64_t kActivationChunkBytes = 16 * 1024;
 
 template <class T, int kNc>
 void RowsTimesColumns(int64_t nb, const uint8_t* w, size_t w_stride, int nr, const uint8_t* a,
                       size_t a_stride, float* out, size_t out_stride) {
-  for (int r = 0; r < nr; ++r) {
-    RowTimesColumns<T, kNc>(nb, w + r * w_stride, a, a_stride, out + r, out_stride);
+  if constexpr (kNc == 1) {
+    for (int r = 0; r < nr; ++r) out[r] = RowTimesColumn<T>(nb, w + r * w_stride, a);
+  } else {
+    const int64_t per_block = kNc * static_cast<int64_t>(sizeof(BlockQ8_K));
+    const int64_t chunk =
+        kActivationChunkBytes / per_block > 4 ? kActivationChunkBytes / per_block : 4;
+    for (int64_t b0 = 0; b0 < nb; b0 += chunk) {
+      const int64_t len = nb - b0 < chunk ? nb - b0 : chunk;
+      const uint8_t* wc = w + b0 * sizeof(typename T::Block);
+      const uint8_t* ac = a + b0 * sizeof(BlockQ8_K);
+      for (int r = 0; r < nr; ++r) {
+        RowTimesColumns<T, kNc>(len, wc + r * w_stride, ac, a_stride, out + r, out_stride, b0 > 0);
+      }
+    }
   }
 }
 
