@@ -7,13 +7,15 @@
 // and the per-block float work is on 8 lanes. On Zen 4 this measured about 20% faster than the
 // same scheme on 512-bit registers, where the unpacking needs cross-lane shuffles.
 //
-// Every weight type is brought to one form per super-block: eight vectors of unsigned quants in
-// element order (chunk i = elements 32i .. 32i + 31, read against plain loads of the activation
-// quants), int16 scale vectors, and 16 int16 multipliers of the Q8_K bsums that apply the mins
-// or the offset that made the quants unsigned. The block value is then
+// Each weight type describes a super-block as four pairs of chunks (chunk i = elements 32i ..
+// 32i + 31) of unsigned quants, produced on demand, plus a "scale source" register from which
+// the scale vectors are one byte shuffle away, and 16 int16 multipliers of the Q8_K bsums that
+// apply the mins or the offset that made the quants unsigned. The block value is then
 //   y.d * (d * I - dmin * M)   (types with mins),   y.d * d * (I + M)   (offset types),
-// with I the scaled quant sum and M = sum(corr * bsums). gemm unpacks a block once and runs it
-// against up to 8 activation columns.
+// with I the scaled quant sum and M = sum(corr * bsums). A kernel tile multiplies R weight rows
+// with C activation columns: every chunk pair is unpacked once per row for all C columns, and
+// every activation chunk is loaded once per column for all R rows (L1 load bandwidth, not
+// arithmetic, limits the one-column decode case; four rows per activation load are ~20% faster).
 #pragma once
 
 #if !defined(AUTARKY_KQ_VNNI)
@@ -35,25 +37,9 @@ namespace autarky::kernels {
 namespace {
 
 constexpr int kMaxColumns = 8;  // activation columns sharing one unpacked weight block
-
-// How a type's chunk sums are scaled.
-//  kPacked: VNNI only. vpdpbusd gives 8 lanes of 4-element sums per chunk (|sum| < 2^15); chunks
-//    2t and 2t + 1 are packed to int16 together and one vpdpwssd applies s[t]. In 128-bit lane L
-//    of the pack, int16 positions 0-3 come from chunk 2t and 4-7 from chunk 2t + 1, both covering
-//    chunk elements 16L .. 16L + 15.
-//  kPairs: vpmaddubsw gives 16 int16 sums of element pairs per chunk; s[i] holds the scale of
-//    each pair (int16 lanes 0-7: elements 0-15 of chunk i, lanes 8-15: elements 16-31).
-//  kSignedPairs: like kPairs, for signed quants (IQ4_XS): |q| times the activation with q's sign.
-enum class ScaleMode { kPacked, kPairs, kSignedPairs };
-
-struct Unpacked {
-  __m256i q[8];   // {8 chunks}{32 u8}: quants (kSignedPairs: magnitudes)
-  __m256i sg[8];  // kSignedPairs only: the signed quants, for their signs
-  __m256i s[8];   // {32-element chunks or chunk pairs}{16 int16 scales}, see ScaleMode
-  __m256i corr;   // {16 int16}: multiplier of bsums[j] (a min, or -offset * scale)
-  float d;        // block scale (types without mins)
-  __m128 d_dmin;  // {d, dmin, -, -}: block scale and scale of the mins (kMins types)
-};
+// Weight rows sharing the activation loads in the one-column (decode) case. Measured on Zen 4:
+// 3-4 rows are best with 32 registers; with the 16 of AVX2 more than one row spills.
+constexpr int kDecodeRows = AUTARKY_KQ_VNNI ? 4 : 1;
 
 static inline __m256i Load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
@@ -61,102 +47,20 @@ static inline __m256i Load256(const void* p) {
 static inline __m128i Load128(const void* p) {
   return _mm_loadu_si128(static_cast<const __m128i*>(p));
 }
-static inline float HalfToFloat(const uint8_t* p) { return _cvtsh_ss(LoadU16(p)); }
-// Two adjacent F16 values -> {p[0], p[1], 0, 0}.
+// One F16 value -> {p[0], 0, 0, 0}; two adjacent ones -> {p[0], p[1], 0, 0}.
+static inline __m128 HalfToFloat(const uint8_t* p) {
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(LoadU16(p)));
+}
 static inline __m128 HalfPairToFloat(const uint8_t* p) {
   int32_t bits;
   __builtin_memcpy(&bits, p, sizeof bits);
   return _mm_cvtph_ps(_mm_cvtsi32_si128(bits));
 }
 
-// Scale vectors come from one "scale source" register by in-lane byte shuffles, in two forms:
-//  - bytes (unsigned scales): the 16 scale bytes in both 128-bit halves; the shuffle picks the
-//    byte of a group and zero-extends it (control byte 0x80 zeroes).
-//  - words (signed scales): int16 lane m of the low half holds group 2m, of the high half group
-//    2m + 1, so that the same control serves both halves.
-// kPacked pair t covers, per half h, groups 4t + h (positions 0-3) and 4t + 2 + h (4-7); kPairs
-// chunk i covers group 2i + h. With 32-element sub-blocks, group g uses scale g / 2.
-
-// Shuffle control word: byte `byte` zero-extended to int16.
-static inline int16_t ZeroExtend(int byte) { return static_cast<int16_t>(0x8000 | byte); }
-// Shuffle control word: int16 lane m of the source.
-static inline int16_t Word(int m) { return static_cast<int16_t>((2 * m) | ((2 * m + 1) << 8)); }
-
-// int16 lanes 0-3, 4-7 of the low half <- zero-extended bytes a0, b0; of the high half a1, b1.
-static inline __m256i ByteControl(int a0, int b0, int a1, int b1) {
-  const int16_t a = ZeroExtend(a0), b = ZeroExtend(b0), c = ZeroExtend(a1), d = ZeroExtend(b1);
-  return _mm256_setr_epi16(a, a, a, a, b, b, b, b, c, c, c, c, d, d, d, d);
+// a | (b & mask). (vpternlogd measured no faster on Zen 4 than the and + or.)
+static inline __m256i OrMasked(__m256i a, __m256i b, __m256i mask) {
+  return _mm256_or_si256(a, _mm256_and_si256(b, mask));
 }
-
-template <ScaleMode kMode, bool kGroup32>
-static inline void SetScalesFromBytes(__m128i scale_bytes, Unpacked& u) {
-  const __m256i source = _mm256_broadcastsi128_si256(scale_bytes);
-  const int shift = kGroup32 ? 1 : 0;
-  if constexpr (kMode == ScaleMode::kPacked) {
-    for (int t = 0; t < 4; ++t) {
-      const __m256i control = ByteControl((4 * t) >> shift, (4 * t + 2) >> shift,
-                                          (4 * t + 1) >> shift, (4 * t + 3) >> shift);
-      u.s[t] = _mm256_shuffle_epi8(source, control);
-    }
-  } else {
-    for (int i = 0; i < 8; ++i) {
-      const int even = (2 * i) >> shift, odd = (2 * i + 1) >> shift;
-      u.s[i] = _mm256_shuffle_epi8(source, ByteControl(even, even, odd, odd));
-    }
-  }
-}
-
-template <ScaleMode kMode>
-static inline void SetScalesFromWords(__m256i source, Unpacked& u) {
-  if constexpr (kMode == ScaleMode::kPacked) {
-    for (int t = 0; t < 4; ++t) {
-      const int16_t a = Word(2 * t), b = Word(2 * t + 1);
-      const __m256i control = _mm256_setr_epi16(a, a, a, a, b, b, b, b, a, a, a, a, b, b, b, b);
-      u.s[t] = _mm256_shuffle_epi8(source, control);
-    }
-  } else {
-    for (int i = 0; i < 8; ++i) u.s[i] = _mm256_shuffle_epi8(source, _mm256_set1_epi16(Word(i)));
-  }
-}
-
-// 16 signed scale bytes in group order -> word source (even groups low, odd groups high).
-static inline __m256i SignedWordSource(__m128i bytes) {
-  const __m128i even_odd =
-      _mm_shuffle_epi8(bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
-  return _mm256_cvtepi8_epi16(even_odd);
-}
-
-constexpr ScaleMode kUnsignedMode = AUTARKY_KQ_VNNI ? ScaleMode::kPacked : ScaleMode::kPairs;
-
-// Q4_K and Q5_K: scales and mins of 8 sub-blocks of 32, 4-bit quants in 32-byte groups (low
-// nibbles: elements 0-31 of the 64, high nibbles: 32-63).
-static inline void UnpackQ4KCommon(const uint8_t* scales, const uint8_t* qs, Unpacked& u) {
-  const __m128i scale_mins = UnpackQ4KScaleMinsX86(scales);  // scale[0..7], min[0..7]
-  SetScalesFromBytes<kUnsignedMode, true>(scale_mins, u);
-  // Group g (bsums[g]) takes min[g / 2], byte 8 + g / 2, zero-extended.
-  const int16_t m0 = ZeroExtend(8), m1 = ZeroExtend(9), m2 = ZeroExtend(10), m3 = ZeroExtend(11);
-  const int16_t m4 = ZeroExtend(12), m5 = ZeroExtend(13), m6 = ZeroExtend(14), m7 = ZeroExtend(15);
-  u.corr = _mm256_shuffle_epi8(
-      _mm256_broadcastsi128_si256(scale_mins),
-      _mm256_setr_epi16(m0, m0, m1, m1, m2, m2, m3, m3, m4, m4, m5, m5, m6, m6, m7, m7));
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  for (int j = 0; j < 4; ++j) {
-    const __m256i raw = Load256(qs + 32 * j);
-    u.q[2 * j] = _mm256_and_si256(raw, low4);
-    u.q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-  }
-}
-
-struct Q4K {
-  using Block = BlockQ4_K;
-  static constexpr bool kMins = true;
-  static constexpr ScaleMode kMode = kUnsignedMode;
-  static void Unpack(const uint8_t* b, Unpacked& u) {
-    UnpackQ4KCommon(b + offsetof(BlockQ4_K, scales), b + offsetof(BlockQ4_K, qs), u);
-    static_assert(offsetof(BlockQ4_K, dmin) == offsetof(BlockQ4_K, d) + 2);
-    u.d_dmin = HalfPairToFloat(b + offsetof(BlockQ4_K, d));
-  }
-};
 
 // Bit `from` of each byte moved to bit `to` (the other bits are garbage); 16-bit shifts keep
 // the bit inside its byte for shifts of at most 7.
@@ -166,120 +70,246 @@ static inline __m256i MoveBit(__m256i v, int from, int to) {
   return v;
 }
 
-struct Q5K {
+// --- Scale vectors ---
+//
+// Scales are per 16-element group g (0..15); with 32-element sub-blocks group g uses scale
+// g / 2. The products come in two shapes:
+//  - packed pairs (VNNI): vpdpbusd gives 8 lanes of 4-element sums per chunk (|sum| < 2^15), the
+//    two chunks c1, c2 of a pair are packed to int16 together and one vpdpwssd applies the
+//    scales. In 128-bit half h of the pack, int16 positions 0-3 come from group 2 * c1 + h and
+//    positions 4-7 from group 2 * c2 + h.
+//  - element pairs (AVX2, and IQ4_XS everywhere): vpmaddubsw gives 16 int16 sums of element
+//    pairs per chunk c; half h holds group 2 * c + h.
+// The scale source is one of
+//  - bytes (unsigned scales): the 16 scale bytes (8 for 32-element sub-blocks) in both halves;
+//    the shuffle picks the byte of a group and zero-extends it (control byte 0x80 zeroes);
+//  - words (signed scales): int16 lane m of half h holds the scale of group 2m + h.
+
+// Shuffle control word: byte `byte` zero-extended to int16.
+static inline int16_t ZeroExtend(int byte) { return static_cast<int16_t>(0x8000 | byte); }
+// Shuffle control word: int16 lane m of the source.
+static inline int16_t Word(int m) { return static_cast<int16_t>((2 * m) | ((2 * m + 1) << 8)); }
+
+// int16 lanes 0-3, 4-7 of the low half <- words a0, b0; of the high half a1, b1.
+static inline __m256i Control(int16_t a0, int16_t b0, int16_t a1, int16_t b1) {
+  return _mm256_setr_epi16(a0, a0, a0, a0, b0, b0, b0, b0, a1, a1, a1, a1, b1, b1, b1, b1);
+}
+
+template <bool kGroup32>
+static inline __m256i BytePairScales(__m256i source, int c1, int c2) {
+  const int s = kGroup32 ? 1 : 0;
+  return _mm256_shuffle_epi8(source,
+                             Control(ZeroExtend((2 * c1) >> s), ZeroExtend((2 * c2) >> s),
+                                     ZeroExtend((2 * c1 + 1) >> s), ZeroExtend((2 * c2 + 1) >> s)));
+}
+template <bool kGroup32>
+static inline __m256i ByteChunkScales(__m256i source, int c) {
+  const int s = kGroup32 ? 1 : 0;
+  const int16_t low = ZeroExtend((2 * c) >> s), high = ZeroExtend((2 * c + 1) >> s);
+  return _mm256_shuffle_epi8(source, Control(low, low, high, high));
+}
+static inline __m256i WordPairScales(__m256i source, int c1, int c2) {
+  return _mm256_shuffle_epi8(source, Control(Word(c1), Word(c2), Word(c1), Word(c2)));
+}
+static inline __m256i WordChunkScales(__m256i source, int c) {
+  return _mm256_shuffle_epi8(source, _mm256_set1_epi16(Word(c)));
+}
+
+// 16 signed scale bytes in group order -> word source.
+static inline __m256i SignedWordSource(__m128i bytes) {
+  const __m128i even_odd =
+      _mm_shuffle_epi8(bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+  return _mm256_cvtepi8_epi16(even_odd);
+}
+
+// --- Weight types ---
+//
+// Each type provides:
+//   Block; kMins (d * I - dmin * M), kCorr (uses the bsums), kSigned (signed quants, IQ4_XS);
+//   kPair[t]: the two chunks of pair t;
+//   State + Prepare(block, State&): per-block data kept while the pairs are processed;
+//   Pair(block, state, t, lo, hi): the quants of the chunks of pair t;
+//   PairScales(state, t), ChunkScales(state, c): scale vectors for the two product shapes;
+//   Corr(block, state): the 16 int16 bsums multipliers (kCorr);
+//   Scales(block): {d, dmin (kMins) or 0}.
+
+// Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; per 64 elements, 32 qs bytes
+// hold elements 0-31 in their low nibbles and 32-63 in their high nibbles.
+struct Q4KBase {
+  static constexpr bool kMins = true, kCorr = true, kSigned = false;
+  static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
+  struct State {
+    __m256i source;  // bytes 0-7: scales, 8-15: mins
+  };
+  static void PrepareScales(const uint8_t* scales, State& st) {
+    st.source = _mm256_broadcastsi128_si256(UnpackQ4KScaleMinsX86(scales));
+  }
+  static void Nibbles(const uint8_t* qs, int t, __m256i& lo, __m256i& hi) {
+    const __m256i raw = Load256(qs + 32 * t);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    lo = _mm256_and_si256(raw, low4);
+    hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+  }
+  static __m256i PairScales(const State& st, int t) {
+    return BytePairScales<true>(st.source, 2 * t, 2 * t + 1);
+  }
+  static __m256i ChunkScales(const State& st, int c) { return ByteChunkScales<true>(st.source, c); }
+  static __m256i Corr(const uint8_t*, const State& st) {
+    // Group g (bsums[g]) takes min[g / 2], byte 8 + g / 2.
+    const int16_t m0 = ZeroExtend(8), m1 = ZeroExtend(9), m2 = ZeroExtend(10), m3 = ZeroExtend(11);
+    const int16_t m4 = ZeroExtend(12), m5 = ZeroExtend(13), m6 = ZeroExtend(14),
+                  m7 = ZeroExtend(15);
+    return _mm256_shuffle_epi8(st.source, _mm256_setr_epi16(m0, m0, m1, m1, m2, m2, m3, m3, m4, m4,
+                                                            m5, m5, m6, m6, m7, m7));
+  }
+};
+
+struct Q4K : Q4KBase {
+  using Block = BlockQ4_K;
+  static void Prepare(const uint8_t* b, State& st) {
+    PrepareScales(b + offsetof(BlockQ4_K, scales), st);
+  }
+  static void Pair(const uint8_t* b, const State&, int t, __m256i& lo, __m256i& hi) {
+    Nibbles(b + offsetof(BlockQ4_K, qs), t, lo, hi);
+  }
+  static __m128 Scales(const uint8_t* b) {
+    static_assert(offsetof(BlockQ4_K, dmin) == offsetof(BlockQ4_K, d) + 2);
+    return HalfPairToFloat(b + offsetof(BlockQ4_K, d));
+  }
+};
+
+struct Q5K : Q4KBase {
   using Block = BlockQ5_K;
-  static constexpr bool kMins = true;
-  static constexpr ScaleMode kMode = kUnsignedMode;
-  static void Unpack(const uint8_t* b, Unpacked& u) {
-    UnpackQ4KCommon(b + offsetof(BlockQ5_K, scales), b + offsetof(BlockQ5_K, qs), u);
+  static void Prepare(const uint8_t* b, State& st) {
+    PrepareScales(b + offsetof(BlockQ5_K, scales), st);
+  }
+  static void Pair(const uint8_t* b, const State&, int t, __m256i& lo, __m256i& hi) {
+    Nibbles(b + offsetof(BlockQ5_K, qs), t, lo, hi);
     // The fifth bit of chunk i is bit i of qh[e % 32].
     const __m256i qh = Load256(b + offsetof(BlockQ5_K, qh));
     const __m256i bit4 = _mm256_set1_epi8(0x10);
-    for (int i = 0; i < 8; ++i) {
-      u.q[i] = _mm256_or_si256(u.q[i], _mm256_and_si256(MoveBit(qh, i, 4), bit4));
-    }
+    lo = OrMasked(lo, MoveBit(qh, 2 * t, 4), bit4);
+    hi = OrMasked(hi, MoveBit(qh, 2 * t + 1, 4), bit4);
+  }
+  static __m128 Scales(const uint8_t* b) {
     static_assert(offsetof(BlockQ5_K, dmin) == offsetof(BlockQ5_K, d) + 2);
-    u.d_dmin = HalfPairToFloat(b + offsetof(BlockQ5_K, d));
+    return HalfPairToFloat(b + offsetof(BlockQ5_K, d));
   }
 };
 
+// Q6_K: per 128 elements, 64 ql bytes (row a: elements 0-31 low nibbles, 64-95 high; row b:
+// 32-63 low, 96-127 high) and 32 qh bytes with the top bit pairs of elements l, l+32, l+64,
+// l+96. A pair is one ql row: chunks 4h + s (low nibbles) and 4h + 2 + s (high), s = 0 or 1.
 struct Q6K {
   using Block = BlockQ6_K;
-  static constexpr bool kMins = false;
-  static constexpr ScaleMode kMode = kUnsignedMode;
-  static void Unpack(const uint8_t* b, Unpacked& u) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    const __m256i bits45 = _mm256_set1_epi8(0x30);
-    for (int half = 0; half < 2; ++half) {
-      // Per 128 elements: 64 ql bytes (elements 0-63 in the low nibbles, 64-127 in the high
-      // ones) and 32 qh bytes with the top bit pairs of elements l, l+32, l+64, l+96.
-      const __m256i ql_a = Load256(b + offsetof(BlockQ6_K, ql) + 64 * half);
-      const __m256i ql_b = Load256(b + offsetof(BlockQ6_K, ql) + 64 * half + 32);
-      const __m256i qh = Load256(b + offsetof(BlockQ6_K, qh) + 32 * half);
-      __m256i* q = u.q + 4 * half;
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql_a, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
-      q[1] = _mm256_or_si256(_mm256_and_si256(ql_b, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_a, 4), low4),
-                             _mm256_and_si256(qh, bits45));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_b, 4), low4),
-                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
-    }
-    const __m128i scales = Load128(b + offsetof(BlockQ6_K, scales));
-    SetScalesFromWords<kUnsignedMode>(SignedWordSource(scales), u);
-    // Quants are stored with a bias of 32: subtract 32 * scale * bsum.
-    u.corr = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(scales), _mm256_set1_epi16(-32));
-    u.d = HalfToFloat(b + offsetof(BlockQ6_K, d));
+  static constexpr bool kMins = false, kCorr = true, kSigned = false;
+  static constexpr int kPair[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
+  struct State {
+    __m256i source;  // words
+  };
+  static void Prepare(const uint8_t* b, State& st) {
+    st.source = SignedWordSource(Load128(b + offsetof(BlockQ6_K, scales)));
   }
+  static void Pair(const uint8_t* b, const State&, int t, __m256i& lo, __m256i& hi) {
+    const int half = t / 2, s = t % 2;
+    const __m256i ql = Load256(b + offsetof(BlockQ6_K, ql) + 64 * half + 32 * s);
+    const __m256i qh = Load256(b + offsetof(BlockQ6_K, qh) + 32 * half);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+    // Top bits: pair 2s (bits 2s, 2s+1) for the low chunk, pair 2s + 2 for the high one.
+    lo = OrMasked(_mm256_and_si256(ql, low4), MoveBit(qh, 2 * s, 4), bits45);
+    hi = OrMasked(_mm256_and_si256(_mm256_srli_epi16(ql, 4), low4), MoveBit(qh, 2 * s + 4, 4),
+                  bits45);
+  }
+  static __m256i PairScales(const State& st, int t) {
+    return WordPairScales(st.source, kPair[t][0], kPair[t][1]);
+  }
+  static __m256i ChunkScales(const State& st, int c) { return WordChunkScales(st.source, c); }
+  static __m256i Corr(const uint8_t* b, const State&) {
+    // Quants are stored with a bias of 32: subtract 32 * scale * bsum.
+    const __m256i scales = _mm256_cvtepi8_epi16(Load128(b + offsetof(BlockQ6_K, scales)));
+    return _mm256_mullo_epi16(scales, _mm256_set1_epi16(-32));
+  }
+  static __m128 Scales(const uint8_t* b) { return HalfToFloat(b + offsetof(BlockQ6_K, d)); }
 };
 
 // Q2_K and Q3_K: chunk i takes bit pair i % 4 of the 32 qs bytes of half i / 4.
-static inline __m256i TwoBits(__m256i qs_half, int i) {
-  return _mm256_and_si256(_mm256_srli_epi16(qs_half, 2 * (i % 4)), _mm256_set1_epi8(0x03));
+static inline __m256i TwoBits(const uint8_t* qs, int i) {
+  return _mm256_and_si256(_mm256_srli_epi16(Load256(qs + 32 * (i / 4)), 2 * (i % 4)),
+                          _mm256_set1_epi8(0x03));
 }
 
 struct Q3K {
   using Block = BlockQ3_K;
-  static constexpr bool kMins = false;
-  static constexpr ScaleMode kMode = kUnsignedMode;
-  static void Unpack(const uint8_t* b, Unpacked& u) {
-    const uint8_t* qs = b + offsetof(BlockQ3_K, qs);
-    const __m256i halves[2] = {Load256(qs), Load256(qs + 32)};
-    // The high bit of chunk i is bit i of hmask[e % 32]. Quant = q2 + 4 * hbit - 4: the
-    // unsigned part here, the -4 through the bsums.
-    const __m256i hmask = Load256(b + offsetof(BlockQ3_K, hmask));
-    const __m256i bit2 = _mm256_set1_epi8(0x04);
-    for (int i = 0; i < 8; ++i) {
-      u.q[i] =
-          _mm256_or_si256(TwoBits(halves[i / 4], i), _mm256_and_si256(MoveBit(hmask, i, 2), bit2));
-    }
+  static constexpr bool kMins = false, kCorr = true, kSigned = false;
+  static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
+  struct State {
+    __m256i source;  // words
+    __m256i corr;
+  };
+  static void Prepare(const uint8_t* b, State& st) {
     const __m128i scales =
         _mm_sub_epi8(UnpackQ3KScalesX86(b + offsetof(BlockQ3_K, scales) - 4), _mm_set1_epi8(32));
-    SetScalesFromWords<kUnsignedMode>(SignedWordSource(scales), u);
-    u.corr = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(scales), _mm256_set1_epi16(-4));
-    u.d = HalfToFloat(b + offsetof(BlockQ3_K, d));
+    st.source = SignedWordSource(scales);
+    // Quant = q2 + 4 * hbit - 4: the unsigned part in Pair, the -4 through the bsums.
+    st.corr = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(scales), _mm256_set1_epi16(-4));
   }
+  static void Pair(const uint8_t* b, const State&, int t, __m256i& lo, __m256i& hi) {
+    const uint8_t* qs = b + offsetof(BlockQ3_K, qs);
+    // The high bit of chunk i is bit i of hmask[e % 32].
+    const __m256i hmask = Load256(b + offsetof(BlockQ3_K, hmask));
+    const __m256i bit2 = _mm256_set1_epi8(0x04);
+    lo = OrMasked(TwoBits(qs, 2 * t), MoveBit(hmask, 2 * t, 2), bit2);
+    hi = OrMasked(TwoBits(qs, 2 * t + 1), MoveBit(hmask, 2 * t + 1, 2), bit2);
+  }
+  static __m256i PairScales(const State& st, int t) {
+    return WordPairScales(st.source, 2 * t, 2 * t + 1);
+  }
+  static __m256i ChunkScales(const State& st, int c) { return WordChunkScales(st.source, c); }
+  static __m256i Corr(const uint8_t*, const State& st) { return st.corr; }
+  static __m128 Scales(const uint8_t* b) { return HalfToFloat(b + offsetof(BlockQ3_K, d)); }
 };
 
 struct Q2K {
   using Block = BlockQ2_K;
-  static constexpr bool kMins = true;
-  static constexpr ScaleMode kMode = kUnsignedMode;
-  static void Unpack(const uint8_t* b, Unpacked& u) {
-    const uint8_t* qs = b + offsetof(BlockQ2_K, qs);
-    const __m256i halves[2] = {Load256(qs), Load256(qs + 32)};
-    for (int i = 0; i < 8; ++i) u.q[i] = TwoBits(halves[i / 4], i);
+  static constexpr bool kMins = true, kCorr = true, kSigned = false;
+  static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
+  struct State {
+    __m256i source;  // bytes: the 4-bit scales
+  };
+  static void Prepare(const uint8_t* b, State& st) {
     const __m128i packed = Load128(b + offsetof(BlockQ2_K, scales));
-    const __m128i low4 = _mm_set1_epi8(0x0f);
-    SetScalesFromBytes<kUnsignedMode, false>(_mm_and_si128(packed, low4), u);
-    u.corr = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+    st.source = _mm256_broadcastsi128_si256(_mm_and_si128(packed, _mm_set1_epi8(0x0f)));
+  }
+  static void Pair(const uint8_t* b, const State&, int t, __m256i& lo, __m256i& hi) {
+    lo = TwoBits(b + offsetof(BlockQ2_K, qs), 2 * t);
+    hi = TwoBits(b + offsetof(BlockQ2_K, qs), 2 * t + 1);
+  }
+  static __m256i PairScales(const State& st, int t) {
+    return BytePairScales<false>(st.source, 2 * t, 2 * t + 1);
+  }
+  static __m256i ChunkScales(const State& st, int c) {
+    return ByteChunkScales<false>(st.source, c);
+  }
+  static __m256i Corr(const uint8_t* b, const State&) {
+    const __m128i packed = Load128(b + offsetof(BlockQ2_K, scales));
+    return _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f)));
+  }
+  static __m128 Scales(const uint8_t* b) {
     static_assert(offsetof(BlockQ2_K, dmin) == offsetof(BlockQ2_K, d) + 2);
-    u.d_dmin = HalfPairToFloat(b + offsetof(BlockQ2_K, d));
+    return HalfPairToFloat(b + offsetof(BlockQ2_K, d));
   }
 };
 
+// IQ4_XS: signed grid values; sub-block i (chunk i) is 16 bytes, elements 0-15 in the low
+// nibbles, 16-31 in the high ones.
 struct IQ4XS {
   using Block = BlockIQ4_XS;
-  static constexpr bool kMins = false;
-  static constexpr ScaleMode kMode = ScaleMode::kSignedPairs;
-  static void Unpack(const uint8_t* b, Unpacked& u) {
-    // Element by element: taking the address of kIq4nlValues would emit a shared (weak) copy.
-    const __m256i grid = _mm256_broadcastsi128_si256(
-        _mm_setr_epi8(kIq4nlValues[0], kIq4nlValues[1], kIq4nlValues[2], kIq4nlValues[3],
-                      kIq4nlValues[4], kIq4nlValues[5], kIq4nlValues[6], kIq4nlValues[7],
-                      kIq4nlValues[8], kIq4nlValues[9], kIq4nlValues[10], kIq4nlValues[11],
-                      kIq4nlValues[12], kIq4nlValues[13], kIq4nlValues[14], kIq4nlValues[15]));
-    const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    for (int i = 0; i < 8; ++i) {
-      // Sub-block i: 16 bytes, elements 0-15 in the low nibbles, 16-31 in the high ones.
-      const __m256i raw =
-          _mm256_broadcastsi128_si256(Load128(b + offsetof(BlockIQ4_XS, qs) + 16 * i));
-      const __m256i index = _mm256_and_si256(_mm256_srlv_epi64(raw, nibble_shift), low4);
-      u.sg[i] = _mm256_shuffle_epi8(grid, index);
-      u.q[i] = _mm256_abs_epi8(u.sg[i]);
-    }
+  static constexpr bool kMins = false, kCorr = false, kSigned = true;
+  static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
+  struct State {
+    __m256i source;  // words: the 8 sub-block scales in both halves
+  };
+  static void Prepare(const uint8_t* b, State& st) {
     // 6-bit scale of sub-block j: nibble j of scales_l, bit pair j of scales_h; bias 32.
     uint32_t low_bits;
     __builtin_memcpy(&low_bits, b + offsetof(BlockIQ4_XS, scales_l), sizeof low_bits);
@@ -296,63 +326,95 @@ struct IQ4XS {
                                               _mm256_set1_epi32(32));  // {8} int32
     const __m128i scales16 =
         _mm_packs_epi32(_mm256_castsi256_si128(scales32), _mm256_extracti128_si256(scales32, 1));
-    SetScalesFromWords<ScaleMode::kPairs>(_mm256_broadcastsi128_si256(scales16), u);
-    u.corr = _mm256_setzero_si256();
-    u.d = HalfToFloat(b + offsetof(BlockIQ4_XS, d));
+    st.source = _mm256_broadcastsi128_si256(scales16);
   }
+  static __m256i Chunk(const uint8_t* b, int i) {
+    // Element by element: taking the address of kIq4nlValues would emit a shared (weak) copy.
+    const __m256i grid = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(kIq4nlValues[0], kIq4nlValues[1], kIq4nlValues[2], kIq4nlValues[3],
+                      kIq4nlValues[4], kIq4nlValues[5], kIq4nlValues[6], kIq4nlValues[7],
+                      kIq4nlValues[8], kIq4nlValues[9], kIq4nlValues[10], kIq4nlValues[11],
+                      kIq4nlValues[12], kIq4nlValues[13], kIq4nlValues[14], kIq4nlValues[15]));
+    const __m256i raw =
+        _mm256_broadcastsi128_si256(Load128(b + offsetof(BlockIQ4_XS, qs) + 16 * i));
+    const __m256i index = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)),
+                                           _mm256_set1_epi8(0x0f));
+    return _mm256_shuffle_epi8(grid, index);
+  }
+  static void Pair(const uint8_t* b, const State&, int t, __m256i& lo, __m256i& hi) {
+    lo = Chunk(b, 2 * t);
+    hi = Chunk(b, 2 * t + 1);
+  }
+  static __m256i ChunkScales(const State& st, int c) { return WordChunkScales(st.source, c); }
+  static __m256i PairScales(const State& st, int t) {
+    return WordPairScales(st.source, 2 * t, 2 * t + 1);
+  }
+  static __m256i Corr(const uint8_t*, const State&) { return _mm256_setzero_si256(); }
+  static __m128 Scales(const uint8_t* b) { return HalfToFloat(b + offsetof(BlockIQ4_XS, d)); }
 };
 
-// Scaled quant sum of one block against one activation block: 8 int32 lanes.
-template <class T>
-static inline __m256i ScaledSum(const Unpacked& u, const uint8_t* yq) {
-  __m256i sum = _mm256_setzero_si256();
-  if constexpr (T::kMode == ScaleMode::kPacked) {
-#if AUTARKY_KQ_VNNI
-    for (int t = 0; t < 4; ++t) {
-      const __m256i a =
-          _mm256_dpbusd_epi32(_mm256_setzero_si256(), u.q[2 * t], Load256(yq + 64 * t));
-      const __m256i b =
-          _mm256_dpbusd_epi32(_mm256_setzero_si256(), u.q[2 * t + 1], Load256(yq + 64 * t + 32));
-      // |a|, |b| <= 4 * 63 * 128 < 2^15: packing to int16 is exact.
-      sum = _mm256_dpwssd_epi32(sum, _mm256_packs_epi32(a, b), u.s[t]);
-    }
-#endif
-  } else {
-    for (int i = 0; i < 8; ++i) {
-      __m256i y = Load256(yq + 32 * i);
-      if constexpr (T::kMode == ScaleMode::kSignedPairs) y = _mm256_sign_epi8(y, u.sg[i]);
-      // Pair sums stay below 2^15: at most 2 * 63 * 128 (unsigned types) or 2 * 127 * 127
-      // (magnitudes times activations in [-127, 127]), so vpmaddubsw never saturates.
-      const __m256i pairs = _mm256_maddubs_epi16(u.q[i], y);
-#if AUTARKY_KQ_VNNI
-      sum = _mm256_dpwssd_epi32(sum, pairs, u.s[i]);
-#else
-      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, u.s[i]));
-#endif
-    }
-  }
-  return sum;
-}
+// --- Kernels ---
 
-// Adds one block of one activation column to acc (and, for types with mins, the min term to
-// acc_min: a second accumulator keeps the loop-carried chain at one fma per block).
-template <class T>
-static inline void AccumulateBlock(const Unpacked& u, const uint8_t* y, __m256& acc,
-                                   __m256& acc_min) {
-  __m256i sum = ScaledSum<T>(u, y + offsetof(BlockQ8_K, qs));
-  const float yd = LoadF32(y + offsetof(BlockQ8_K, d));
-  if constexpr (T::kMins) {
-    const __m256i corr = _mm256_madd_epi16(Load256(y + offsetof(BlockQ8_K, bsums)), u.corr);
-    const __m128 factors = _mm_mul_ps(u.d_dmin, _mm_set1_ps(yd));  // {yd * d, yd * dmin}
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_broadcastss_ps(factors), acc);
-    acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr),
-                              _mm256_broadcastss_ps(_mm_movehdup_ps(factors)), acc_min);
-    return;
+// Adds the scaled quant sums of one block of R rows against C columns to sums[r][c] (8 int32
+// lanes each). b[r]: the block of row r; y: the activation block of column 0.
+template <class T, int R, int C>
+static inline void BlockSums(const uint8_t* const b[R], const typename T::State st[R],
+                             const uint8_t* y, size_t a_stride, __m256i sums[R][C]) {
+  const uint8_t* yq = y + offsetof(BlockQ8_K, qs);
+#pragma GCC unroll 4
+  for (int t = 0; t < 4; ++t) {
+    const int c1 = T::kPair[t][0], c2 = T::kPair[t][1];
+    __m256i lo[R], hi[R], s1[R], s2[R], sign1[R], sign2[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      T::Pair(b[r], st[r], t, lo[r], hi[r]);
+      if constexpr (AUTARKY_KQ_VNNI && !T::kSigned) {
+        s1[r] = T::PairScales(st[r], t);
+      } else {
+        s1[r] = T::ChunkScales(st[r], c1);
+        s2[r] = T::ChunkScales(st[r], c2);
+      }
+      if constexpr (T::kSigned) {
+        // |q| times the activation with q's sign: vpmaddubsw wants an unsigned first operand.
+        sign1[r] = lo[r];
+        sign2[r] = hi[r];
+        lo[r] = _mm256_abs_epi8(lo[r]);
+        hi[r] = _mm256_abs_epi8(hi[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const __m256i y1 = Load256(yq + c * a_stride + 32 * c1);
+      const __m256i y2 = Load256(yq + c * a_stride + 32 * c2);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        if constexpr (AUTARKY_KQ_VNNI && !T::kSigned) {
+#if AUTARKY_KQ_VNNI
+          const __m256i p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo[r], y1);
+          const __m256i p2 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi[r], y2);
+          // |p1|, |p2| <= 4 * 63 * 128 < 2^15: packing to int16 is exact.
+          sums[r][c] = _mm256_dpwssd_epi32(sums[r][c], _mm256_packs_epi32(p1, p2), s1[r]);
+#endif
+        } else {
+          __m256i z1 = y1, z2 = y2;
+          if constexpr (T::kSigned) {
+            z1 = _mm256_sign_epi8(y1, sign1[r]);
+            z2 = _mm256_sign_epi8(y2, sign2[r]);
+          }
+          // Pair sums stay below 2^15: at most 2 * 63 * 128 (unsigned types) or 2 * 127 * 127
+          // (magnitudes times activations in [-127, 127]), so vpmaddubsw never saturates.
+          const __m256i p1 = _mm256_maddubs_epi16(lo[r], z1);
+          const __m256i p2 = _mm256_maddubs_epi16(hi[r], z2);
+#if AUTARKY_KQ_VNNI
+          sums[r][c] = _mm256_dpwssd_epi32(_mm256_dpwssd_epi32(sums[r][c], p1, s1[r]), p2, s2[r]);
+#else
+          sums[r][c] = _mm256_add_epi32(sums[r][c], _mm256_add_epi32(_mm256_madd_epi16(p1, s1[r]),
+                                                                     _mm256_madd_epi16(p2, s2[r])));
+#endif
+        }
+      }
+    }
   }
-  if constexpr (T::kMode != ScaleMode::kSignedPairs) {
-    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(Load256(y + offsetof(BlockQ8_K, bsums)), u.corr));
-  }
-  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(yd * u.d), acc);
 }
 
 static inline float HorizontalSum(__m256 v) {
@@ -360,19 +422,6 @@ static inline float HorizontalSum(__m256 v) {
   r = _mm_add_ps(r, _mm_movehl_ps(r, r));
   r = _mm_add_ss(r, _mm_movehdup_ps(r));
   return _mm_cvtss_f32(r);
-}
-
-// out[c * out_stride] = dot(weight row w, activation column c) for kNc columns.
-// vec_dot: one activation column.
-template <class T>
-float RowTimesColumn(int64_t nb, const uint8_t* w, const uint8_t* a) {
-  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    Unpacked u;
-    T::Unpack(w + b * sizeof(typename T::Block), u);
-    AccumulateBlock<T>(u, a + b * sizeof(BlockQ8_K), acc, acc_min);
-  }
-  return HorizontalSum(_mm256_sub_ps(acc, acc_min));
 }
 
 // {8 vectors}{8 int32} -> {8 int32}: lane c = sum of the lanes of v[c].
@@ -385,60 +434,101 @@ static inline __m256i SumEachOf8(const __m256i v[8]) {
                           _mm256_permute2x128_si256(ab, cd, 0x31));
 }
 
-// gemm tile: kNc (2..8) activation columns. The per-column integer block sums are reduced into
-// one register across columns before the float work, so a block costs one convert and one fma
-// for all columns instead of per column; lane c of the accumulators belongs to column c.
-template <class T, int kNc>
-void RowTimesColumns(int64_t nb, const uint8_t* w, const uint8_t* a, size_t a_stride, float* out,
-                     size_t out_stride, bool accumulate) {
-  static_assert(kNc >= 2 && kNc <= 8);
-  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    Unpacked u;
-    T::Unpack(w + b * sizeof(typename T::Block), u);
-    const uint8_t* y = a + b * sizeof(BlockQ8_K);
-    __m256i sums[8], corrs[8];
-    float yd[8];
+// out[c * out_stride + r] (+)= dot(weight row r, activation column c) over nb blocks, for R
+// rows and C columns. With one column the accumulators hold 8 partial sums per row; with more,
+// the integer block sums are first reduced across lanes so that lane c holds column c, and a
+// block costs one convert and one fma per row for all columns.
+template <class T, int R, int C>
+void Tile(int64_t nb, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
+          float* out, size_t out_stride, bool accumulate) {
+  __m256 acc[R], acc_min[R];
 #pragma GCC unroll 8
-    for (int c = 0; c < 8; ++c) {
-      sums[c] = corrs[c] = _mm256_setzero_si256();
-      yd[c] = 0.0f;
+  for (int r = 0; r < R; ++r) acc[r] = acc_min[r] = _mm256_setzero_ps();
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const uint8_t* b[R];
+    typename T::State st[R];
+    __m256i sums[R][C];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      b[r] = w + r * w_stride + blk * sizeof(typename T::Block);
+      T::Prepare(b[r], st[r]);
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) sums[r][c] = _mm256_setzero_si256();
+    }
+    const uint8_t* y = a + blk * sizeof(BlockQ8_K);
+    BlockSums<T, R, C>(b, st, y, a_stride, sums);
+
+    // Activation scales: one per column.
+    __m256 y_scales;
+    if constexpr (C == 1) {
+      y_scales = _mm256_broadcast_ss(reinterpret_cast<const float*>(y));
+    } else {
+      float yd[8] = {};
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) yd[c] = LoadF32(y + c * a_stride + offsetof(BlockQ8_K, d));
+      y_scales = _mm256_setr_ps(yd[0], yd[1], yd[2], yd[3], yd[4], yd[5], yd[6], yd[7]);
     }
 #pragma GCC unroll 8
-    for (int c = 0; c < kNc; ++c) {
-      const uint8_t* yc = y + c * a_stride;
-      sums[c] = ScaledSum<T>(u, yc + offsetof(BlockQ8_K, qs));
-      yd[c] = LoadF32(yc + offsetof(BlockQ8_K, d));
-      if constexpr (T::kMode != ScaleMode::kSignedPairs) {
-        corrs[c] = _mm256_madd_epi16(Load256(yc + offsetof(BlockQ8_K, bsums)), u.corr);
-        if constexpr (!T::kMins) sums[c] = _mm256_add_epi32(sums[c], corrs[c]);
+    for (int r = 0; r < R; ++r) {
+      __m256i mins[C];
+      if constexpr (T::kCorr) {
+        const __m256i corr = T::Corr(b[r], st[r]);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) {
+          const __m256i bsums = Load256(y + c * a_stride + offsetof(BlockQ8_K, bsums));
+          mins[c] = _mm256_madd_epi16(bsums, corr);
+          if constexpr (!T::kMins) sums[r][c] = _mm256_add_epi32(sums[r][c], mins[c]);
+        }
+      }
+      const __m128 scales = T::Scales(b[r]);  // {d, dmin}
+      __m256i total, total_min;
+      if constexpr (C == 1) {
+        total = sums[r][0];
+        if constexpr (T::kMins) total_min = mins[0];
+      } else {
+        __m256i padded[8], padded_min[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+          padded[c] = c < C ? sums[r][c] : _mm256_setzero_si256();
+          if constexpr (T::kMins) padded_min[c] = c < C ? mins[c] : _mm256_setzero_si256();
+        }
+        total = SumEachOf8(padded);
+        if constexpr (T::kMins) total_min = SumEachOf8(padded_min);
+      }
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
+                               _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(scales)), acc[r]);
+      if constexpr (T::kMins) {
+        acc_min[r] = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(total_min),
+            _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(_mm_movehdup_ps(scales))), acc_min[r]);
       }
     }
-    const __m256 y_scales = _mm256_setr_ps(yd[0], yd[1], yd[2], yd[3], yd[4], yd[5], yd[6], yd[7]);
-    if constexpr (T::kMins) {
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(SumEachOf8(sums)),
-                            _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(u.d_dmin)), acc);
-      acc_min = _mm256_fmadd_ps(
-          _mm256_cvtepi32_ps(SumEachOf8(corrs)),
-          _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(_mm_movehdup_ps(u.d_dmin))), acc_min);
-    } else {
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(SumEachOf8(sums)),
-                            _mm256_mul_ps(y_scales, _mm256_set1_ps(u.d)), acc);
-    }
   }
-  float result[8];
-  _mm256_storeu_ps(result, _mm256_sub_ps(acc, acc_min));
 #pragma GCC unroll 8
-  for (int c = 0; c < kNc; ++c) {
-    out[c * out_stride] = accumulate ? out[c * out_stride] + result[c] : result[c];
+  for (int r = 0; r < R; ++r) {
+    const __m256 total = _mm256_sub_ps(acc[r], acc_min[r]);
+    if constexpr (C == 1) {
+      const float v = HorizontalSum(total);
+      out[r] = accumulate ? out[r] + v : v;
+    } else {
+      float result[8];
+      _mm256_storeu_ps(result, total);
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        float& o = out[c * out_stride + r];
+        o = accumulate ? o + result[c] : result[c];
+      }
+    }
   }
 }
 
 template <class T>
 float VecDot(int64_t k, const void* w, const void* a) {
   DCHECK(k % kQK_K == 0);
-  return RowTimesColumn<T>(k / kQK_K, static_cast<const uint8_t*>(w),
-                           static_cast<const uint8_t*>(a));
+  float result;
+  Tile<T, 1, 1>(k / kQK_K, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(a), 0,
+                &result, 0, false);
+  return result;
 }
 
 // Activation bytes of one column tile kept in L1 while the rows stream past: without this, a
@@ -449,7 +539,13 @@ template <class T, int kNc>
 void RowsTimesColumns(int64_t nb, const uint8_t* w, size_t w_stride, int nr, const uint8_t* a,
                       size_t a_stride, float* out, size_t out_stride) {
   if constexpr (kNc == 1) {
-    for (int r = 0; r < nr; ++r) out[r] = RowTimesColumn<T>(nb, w + r * w_stride, a);
+    int r = 0;
+    if constexpr (kDecodeRows > 1) {
+      for (; r + kDecodeRows <= nr; r += kDecodeRows) {
+        Tile<T, kDecodeRows, 1>(nb, w + r * w_stride, w_stride, a, 0, out + r, 0, false);
+      }
+    }
+    for (; r < nr; ++r) Tile<T, 1, 1>(nb, w + r * w_stride, 0, a, 0, out + r, 0, false);
   } else {
     const int64_t per_block = kNc * static_cast<int64_t>(sizeof(BlockQ8_K));
     const int64_t chunk =
@@ -459,7 +555,7 @@ void RowsTimesColumns(int64_t nb, const uint8_t* w, size_t w_stride, int nr, con
       const uint8_t* wc = w + b0 * sizeof(typename T::Block);
       const uint8_t* ac = a + b0 * sizeof(BlockQ8_K);
       for (int r = 0; r < nr; ++r) {
-        RowTimesColumns<T, kNc>(len, wc + r * w_stride, ac, a_stride, out + r, out_stride, b0 > 0);
+        Tile<T, 1, kNc>(len, wc + r * w_stride, 0, ac, a_stride, out + r, out_stride, b0 > 0);
       }
     }
   }
