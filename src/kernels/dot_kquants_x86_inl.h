@@ -14,8 +14,10 @@
 //   y.d * (d * I - dmin * M)   (types with mins),   y.d * d * (I + M)   (offset types),
 // with I the scaled quant sum and M = sum(corr * bsums). A kernel tile multiplies R weight rows
 // with C activation columns: every chunk pair is unpacked once per row for all C columns, and
-// every activation chunk is loaded once per column for all R rows (L1 load bandwidth, not
-// arithmetic, limits the one-column decode case; four rows per activation load are ~20% faster).
+// every activation chunk is loaded once per column for all R rows (in the one-column decode
+// case L1 loads are a bottleneck; four rows per activation load measured ~15% faster on Zen 4).
+// Unsigned quants (all types but IQ4_XS) are multiplied as u8 x s8, and the offset or min
+// comes back exactly through the bsums; IQ4_XS multiplies |q| by the activation with q's sign.
 #pragma once
 
 #if !defined(AUTARKY_KQ_VNNI)
