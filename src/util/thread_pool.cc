@@ -10,10 +10,12 @@
 namespace autarky {
 namespace {
 
-// How long a waiting thread polls before it sleeps. Decode issues a parallel call every few
-// microseconds, so a short spin keeps the hand-off at a few hundred nanoseconds; a pool idle for
-// longer than this sleeps in the kernel and costs nothing.
-constexpr std::chrono::microseconds kSpinTime{50};
+// How long a waiting thread polls before it sleeps. A forward pass issues a parallel call every
+// few microseconds, and the threads of one call may finish tens of microseconds apart when they
+// share memory bandwidth; a worker that has fallen asleep costs the next call a futex wake-up
+// (measured 20-70 us on a 2-vCPU VM), so the spin must outlast both. A pool idle for longer
+// sleeps in the kernel and costs nothing.
+constexpr std::chrono::microseconds kSpinTime{200};
 // Polls between two clock reads while spinning (a clock read costs about as much as 20 polls).
 constexpr int kPollsPerClockRead = 64;
 
