@@ -2,8 +2,11 @@
 //
 // Persistent workers wait on a generation counter: they spin briefly (a new call usually comes
 // within microseconds during a forward pass), then sleep on a futex (std::atomic::wait) so an
-// idle pool costs no CPU. The calling thread takes part as thread 0. A call performs no heap
-// allocation: the loop body is passed by reference through a type-erased trampoline.
+// idle pool costs no CPU. The calling thread takes part as thread 0, and when it has finished
+// its own share it takes over the share of any worker that has not claimed its own yet (one
+// compare-and-swap per worker), so a descheduled or sleeping worker never holds a call up by a
+// scheduler time slice. A call performs no heap allocation: the loop body is passed by
+// reference through a type-erased trampoline.
 //
 // Rules for callers:
 //  - Tasks must not throw (the project builds without relying on exceptions; a throw in a worker
