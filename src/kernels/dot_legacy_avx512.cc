@@ -249,7 +249,6 @@ struct KindQ8_0 {
   using Block = BlockQ8_0;
   using Act = BlockQ8_0;
   static constexpr int kOffset = 128;
-  static constexpr bool kMin = false;
 };
 
 // Quants of two consecutive 32-quant blocks whose quants start at `qs`, in weight order.

@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "util/check.h"
+
 namespace autarky::kernels {
 namespace {
 
@@ -94,6 +96,12 @@ const Tables& GetTables() {
 }
 
 }  // namespace
+
+void KernelRegistry::Set(DType weight, const WeightKernels& kernels) {
+  const auto id = static_cast<uint32_t>(weight);
+  CHECK(id < kDTypeIdLimit);
+  entries[id] = kernels;
+}
 
 const WeightKernels* FindWeightKernels(DType weight, Isa isa) {
   const auto id = static_cast<uint32_t>(weight);

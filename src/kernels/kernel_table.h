@@ -42,9 +42,9 @@ const WeightKernels* FindWeightKernels(DType weight);
 // translation unit of that family and ISA (e.g. dot_kquants_avx2.cc).
 struct KernelRegistry {
   WeightKernels entries[kDTypeIdLimit];
-  void Set(DType weight, const WeightKernels& kernels) {
-    entries[static_cast<uint32_t>(weight)] = kernels;
-  }
+  // Out of line (kernel_table.cc): an inline member would be emitted as a weak symbol by the
+  // SIMD objects of an -O0 build (see scripts/check-isa-objects).
+  void Set(DType weight, const WeightKernels& kernels);
 };
 
 // Families: "float" = F32/F16/BF16; "legacy" = Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL;

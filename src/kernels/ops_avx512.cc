@@ -2,8 +2,10 @@
 // with exact gradual underflow through vscalefps.
 // GCC 12's AVX-512 intrinsics fill "don't care" lanes from _mm512_undefined_ps(), which its
 // -Wmaybe-uninitialized reports as a use of an uninitialized value (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 
 #include <immintrin.h>
 #include <math.h>
