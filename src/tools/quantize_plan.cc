@@ -239,9 +239,14 @@ Result<DType> FallbackFor(DType type, const TensorToPlan& t) {
       fallback = DType::kQ8_0;
       break;
     default:
-      return ErrorStatus("tensor '" + t.name + "': row length " + std::to_string(t.dims[0]) +
-                         " is not a multiple of the " + std::string(DTypeName(type)) +
-                         " block size and no fallback type is defined");
+      // The 32-element types have no smaller quantized relative. llama-quantize gives up on
+      // such a model; F16 keeps it convertible (and changes nothing where llama.cpp succeeds).
+      if (!Traits(type).quantized) {
+        return ErrorStatus("tensor '" + t.name + "': row length " + std::to_string(t.dims[0]) +
+                           " is not a multiple of the " + std::string(DTypeName(type)) +
+                           " block size");
+      }
+      return DType::kF16;
   }
   // Rows not even a multiple of 32: F16 keeps the tensor usable.
   if (t.dims[0] % Traits(fallback).block_elems != 0) fallback = DType::kF16;
