@@ -118,46 +118,12 @@ void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t
   }
 }
 
-// Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
-template <typename W, int R, int C>
-[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t k, const uint8_t* w,
-                                                          size_t w_stride, const uint8_t* a,
-                                                          size_t a_stride, float* out,
-                                                          size_t out_stride) {
-  if constexpr (C > 0) {
-    if (nc == C) {
-      Tile<W, R, C>(k, w, w_stride, a, a_stride, out, out_stride);
-    } else {
-      TileColumnsLeft<W, R, C - 1>(nc, k, w, w_stride, a, a_stride, out, out_stride);
-    }
-  }
-}
-
-template <typename W, int R>
-void TileRowBand(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
-                 int nc, float* out, size_t out_stride) {
-  int c = 0;
-  for (; c + kTileCols <= nc; c += kTileCols) {
-    Tile<W, R, kTileCols>(k, w, w_stride, a + c * a_stride, a_stride, out + c * out_stride,
-                          out_stride);
-  }
-  TileColumnsLeft<W, R, kTileCols - 1>(nc - c, k, w, w_stride, a + c * a_stride, a_stride,
-                                       out + c * out_stride, out_stride);
-}
+#include "kernels/gemm_tiling_inl.h"
 
 template <typename W>
 void Gemm(int64_t k, const void* w, size_t w_stride, int nr, const void* a, size_t a_stride, int nc,
           float* out, size_t out_stride) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(a);
-  int r = 0;
-  for (; r + kTileRows <= nr; r += kTileRows) {
-    TileRowBand<W, kTileRows>(k, wb + r * w_stride, w_stride, ab, a_stride, nc, out + r,
-                              out_stride);
-  }
-  for (; r < nr; ++r) {
-    TileRowBand<W, 1>(k, wb + r * w_stride, w_stride, ab, a_stride, nc, out + r, out_stride);
-  }
+  GemmByTiles<W>(k, w, w_stride, nr, a, a_stride, nc, out, out_stride);
 }
 
 template <typename W>

@@ -333,48 +333,12 @@ float VecDot(int64_t k, const void* w, const void* a) {
   return out;
 }
 
-// Runs the tile of R rows x C columns when C == nc, else tries C - 1 (nc < kTileCols).
-template <typename K, int R, int C>
-[[gnu::always_inline]] static inline void TileColumnsLeft(int nc, int64_t nb, const uint8_t* w,
-                                                          size_t w_stride, const uint8_t* a,
-                                                          size_t a_stride, float* out,
-                                                          size_t out_stride) {
-  if constexpr (C > 0) {
-    if (nc == C) {
-      Tile<K, R, C>(nb, w, w_stride, a, a_stride, out, out_stride);
-    } else {
-      TileColumnsLeft<K, R, C - 1>(nc, nb, w, w_stride, a, a_stride, out, out_stride);
-    }
-  }
-}
-
-// Runs the tiles of `R` rows for columns [0, nc) in steps of kTileCols.
-template <typename K, int R>
-void TileRowBand(int64_t nb, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
-                 int nc, float* out, size_t out_stride) {
-  int c = 0;
-  for (; c + kTileCols <= nc; c += kTileCols) {
-    Tile<K, R, kTileCols>(nb, w, w_stride, a + c * a_stride, a_stride, out + c * out_stride,
-                          out_stride);
-  }
-  TileColumnsLeft<K, R, kTileCols - 1>(nc - c, nb, w, w_stride, a + c * a_stride, a_stride,
-                                       out + c * out_stride, out_stride);
-}
+#include "kernels/gemm_tiling_inl.h"
 
 template <typename K>
 void Gemm(int64_t k, const void* w, size_t w_stride, int nr, const void* a, size_t a_stride, int nc,
           float* out, size_t out_stride) {
-  const int64_t nb = k / kQK;
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(a);
-  int r = 0;
-  for (; r + kTileRows <= nr; r += kTileRows) {
-    TileRowBand<K, kTileRows>(nb, wb + r * w_stride, w_stride, ab, a_stride, nc, out + r,
-                              out_stride);
-  }
-  for (; r < nr; ++r) {
-    TileRowBand<K, 1>(nb, wb + r * w_stride, w_stride, ab, a_stride, nc, out + r, out_stride);
-  }
+  GemmByTiles<K>(k / kQK, w, w_stride, nr, a, a_stride, nc, out, out_stride);
 }
 
 template <typename K>
