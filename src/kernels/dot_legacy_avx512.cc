@@ -103,27 +103,7 @@ template <typename Block>
   return d;
 }
 
-// Blocks are assembled locally and copied out: `y` may have any alignment.
-void QuantizeActQ8_0(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<uint8_t*>(y);
-  int32_t sum;
-  for (int64_t b = 0; b < k / kQK; ++b) {
-    BlockQ8_0 block;
-    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
-    std::memcpy(out + b * sizeof block, &block, sizeof block);
-  }
-}
-
-void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<uint8_t*>(y);
-  int32_t sum;
-  for (int64_t b = 0; b < k / kQK; ++b) {
-    BlockQ8_1 block;
-    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
-    block.s = Fp32ToFp16(Fp16ToFp32(block.d) * static_cast<float>(sum));
-    std::memcpy(out + b * sizeof block, &block, sizeof block);
-  }
-}
+#include "kernels/legacy_act_quant_inl.h"
 
 // ---- loading quants
 //
@@ -390,46 +370,10 @@ template <typename K, int R, int C>
   }
 }
 
-// Full dot products of an R x C tile: rows w + r * w_stride, columns a + c * a_stride.
-template <typename K, int R, int C>
-void Tile(int64_t nb, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
-          float* out, size_t out_stride) {
-  using Block = typename K::Block;
-  using Act = typename K::Act;
-  __m512 acc[R][C];
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-  }
-  const Block* wp[R];
-  const Act* ap[C];
-  for (int r = 0; r < R; ++r) wp[r] = reinterpret_cast<const Block*>(w + r * w_stride);
-  for (int c = 0; c < C; ++c) ap[c] = reinterpret_cast<const Act*>(a + c * a_stride);
-  const int64_t full = nb / kGroup * kGroup;
-  for (int64_t b = 0; b < full; b += kGroup) {
-    Group<K, R, C>(wp, ap, acc);
-    for (int r = 0; r < R; ++r) wp[r] += kGroup;
-    for (int c = 0; c < C; ++c) ap[c] += kGroup;
-  }
-  if (const int rest = static_cast<int>(nb - full); rest != 0) {
-    // The last 1-3 blocks, padded with zero blocks (scale 0, quants 0: they add nothing).
-    Block w_pad[R][kGroup];
-    Act a_pad[C][kGroup];
-    std::memset(w_pad, 0, sizeof w_pad);
-    std::memset(a_pad, 0, sizeof a_pad);
-    for (int r = 0; r < R; ++r) {
-      std::memcpy(w_pad[r], wp[r], rest * sizeof(Block));
-      wp[r] = w_pad[r];
-    }
-    for (int c = 0; c < C; ++c) {
-      std::memcpy(a_pad[c], ap[c], rest * sizeof(Act));
-      ap[c] = a_pad[c];
-    }
-    Group<K, R, C>(wp, ap, acc);
-  }
-  for (int c = 0; c < C; ++c) {
-    for (int r = 0; r < R; ++r) out[c * out_stride + r] = HorizontalSum(acc[r][c]);
-  }
-}
+using Acc = __m512;
+[[gnu::always_inline]] static inline Acc AccZero() { return _mm512_setzero_ps(); }
+
+#include "kernels/legacy_tile_inl.h"
 
 template <typename K>
 float VecDot(int64_t k, const void* w, const void* a) {

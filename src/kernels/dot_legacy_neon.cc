@@ -76,27 +76,7 @@ template <typename Block>
   return d;
 }
 
-// Blocks are assembled locally and copied out: `y` may have any alignment.
-void QuantizeActQ8_0(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<uint8_t*>(y);
-  int32_t sum;
-  for (int64_t b = 0; b < k / kQK; ++b) {
-    BlockQ8_0 block;
-    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
-    std::memcpy(out + b * sizeof block, &block, sizeof block);
-  }
-}
-
-void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<uint8_t*>(y);
-  int32_t sum;
-  for (int64_t b = 0; b < k / kQK; ++b) {
-    BlockQ8_1 block;
-    block.d = QuantizeBlock(x + b * kQK, block.qs, &sum);
-    block.s = Fp32ToFp16(Fp16ToFp32(block.d) * static_cast<float>(sum));
-    std::memcpy(out + b * sizeof block, &block, sizeof block);
-  }
-}
+#include "kernels/legacy_act_quant_inl.h"
 
 // ---- integer dot products
 
