@@ -2,11 +2,11 @@
 #include "tensor/dtype.h"
 
 #include <array>
-#include <cctype>
 #include <limits>
 
 #include "tensor/quant_blocks.h"
 #include "util/check.h"
+#include "util/strings.h"
 
 namespace autarky {
 namespace {
@@ -67,17 +67,6 @@ const Table& GetTable() {
     return t;
   }();
   return table;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "util/check.h"
+#include "util/strings.h"
 
 namespace autarky::tools {
 namespace {
@@ -97,13 +98,6 @@ int BlockIndex(std::string_view name) {
 bool UseMoreBits(int64_t i_layer, int64_t n_layers) {
   return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 ||
          (i_layer - n_layers / 8) % 3 == 2;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) ==
-                  std::toupper(static_cast<unsigned char>(y));
-         });
 }
 
 // Counters that the rules advance as they walk the tensors in file order.
