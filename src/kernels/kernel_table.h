@@ -25,11 +25,25 @@ using GemmFn = void (*)(int64_t k, const void* w, size_t w_stride, int nr, const
                         size_t a_stride, int nc, float* out, size_t out_stride);
 
 struct WeightKernels {
-  DType act_type = DType::kF32;         // the activation type vec_dot/gemm expect
+  DType act_type = DType::kF32;          // the activation type vec_dot/gemm expect
   QuantizeActFn quantize_act = nullptr;  // F32 -> act_type (a copy when act_type is F32)
   VecDotFn vec_dot = nullptr;
-  GemmFn gemm = nullptr;  // never null after lookup: a vec_dot loop when an ISA has none
+  GemmFn gemm = nullptr;  // required: families without a tiled gemm use GemmFromVecDot
 };
+
+// A gemm made of one vec_dot per output, for kernel families without a tiled one (the scalar
+// references). Not for SIMD files: its instances are shared, baseline-compiled code.
+template <VecDotFn kVecDot>
+void GemmFromVecDot(int64_t k, const void* w, size_t w_stride, int nr, const void* a,
+                    size_t a_stride, int nc, float* out, size_t out_stride) {
+  const auto* w_bytes = static_cast<const uint8_t*>(w);
+  const auto* a_bytes = static_cast<const uint8_t*>(a);
+  for (int c = 0; c < nc; ++c) {
+    for (int r = 0; r < nr; ++r) {
+      out[c * out_stride + r] = kVecDot(k, w_bytes + r * w_stride, a_bytes + c * a_stride);
+    }
+  }
+}
 
 // Kernels of `weight` for `isa`. Entries an ISA lacks fall back to the next lower level
 // (avx512 -> avx2 -> scalar, neon -> scalar). Returns nullptr for a type without kernels.

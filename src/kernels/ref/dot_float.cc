@@ -47,9 +47,12 @@ float VecDotHalf(int64_t k, const void* w, const void* a) {
 }  // namespace
 
 void RegisterFloatScalar(KernelRegistry& registry) {
-  registry.Set(DType::kF32, WeightKernels{DType::kF32, CopyAct, VecDotF32, nullptr});
-  registry.Set(DType::kF16, WeightKernels{DType::kF32, CopyAct, VecDotHalf<false>, nullptr});
-  registry.Set(DType::kBF16, WeightKernels{DType::kF32, CopyAct, VecDotHalf<true>, nullptr});
+  registry.Set(DType::kF32,
+               WeightKernels{DType::kF32, CopyAct, VecDotF32, GemmFromVecDot<VecDotF32>});
+  registry.Set(DType::kF16, WeightKernels{DType::kF32, CopyAct, VecDotHalf<false>,
+                                          GemmFromVecDot<VecDotHalf<false>>});
+  registry.Set(DType::kBF16, WeightKernels{DType::kF32, CopyAct, VecDotHalf<true>,
+                                           GemmFromVecDot<VecDotHalf<true>>});
 }
 
 }  // namespace autarky::kernels

@@ -240,16 +240,22 @@ void QuantizeRowQ8KRef(const float* x, void* y, int64_t k) {
   }
 }
 
+namespace {
+
+template <VecDotFn kVecDot>
+WeightKernels Q8KEntry() {
+  return WeightKernels{DType::kQ8_K, QuantizeRowQ8KRef, kVecDot, GemmFromVecDot<kVecDot>};
+}
+
+}  // namespace
+
 void RegisterKQuantsScalar(KernelRegistry& registry) {
-  const auto entry = [](VecDotFn vec_dot) {
-    return WeightKernels{DType::kQ8_K, QuantizeRowQ8KRef, vec_dot, nullptr};
-  };
-  registry.Set(DType::kQ2_K, entry(VecDotQ2K));
-  registry.Set(DType::kQ3_K, entry(VecDotQ3K));
-  registry.Set(DType::kQ4_K, entry(VecDotQ4K));
-  registry.Set(DType::kQ5_K, entry(VecDotQ5K));
-  registry.Set(DType::kQ6_K, entry(VecDotQ6K));
-  registry.Set(DType::kIQ4_XS, entry(VecDotIQ4XS));
+  registry.Set(DType::kQ2_K, Q8KEntry<VecDotQ2K>());
+  registry.Set(DType::kQ3_K, Q8KEntry<VecDotQ3K>());
+  registry.Set(DType::kQ4_K, Q8KEntry<VecDotQ4K>());
+  registry.Set(DType::kQ5_K, Q8KEntry<VecDotQ5K>());
+  registry.Set(DType::kQ6_K, Q8KEntry<VecDotQ6K>());
+  registry.Set(DType::kIQ4_XS, Q8KEntry<VecDotIQ4XS>());
 }
 
 }  // namespace autarky::kernels

@@ -146,21 +146,26 @@ void QuantizeActQ8_1(const float* x, void* y, int64_t k) {
 
 }  // namespace ref
 
+namespace {
+
+// Entry of a weight type whose dot products take `kAct` (Q8_0 or Q8_1) activations.
+template <DType kAct, VecDotFn kVecDot>
+WeightKernels Entry() {
+  const QuantizeActFn quantize = kAct == DType::kQ8_1 ? ref::QuantizeActQ8_1 : ref::QuantizeActQ8_0;
+  return WeightKernels{kAct, quantize, kVecDot, GemmFromVecDot<kVecDot>};
+}
+
+}  // namespace
+
 void RegisterLegacyScalar(KernelRegistry& registry) {
   using ref::VecDotQ8_0;
   using ref::VecDotQ8_1;
-  const auto q8_0 = [](VecDotFn dot) {
-    return WeightKernels{DType::kQ8_0, ref::QuantizeActQ8_0, dot, nullptr};
-  };
-  const auto q8_1 = [](VecDotFn dot) {
-    return WeightKernels{DType::kQ8_1, ref::QuantizeActQ8_1, dot, nullptr};
-  };
-  registry.Set(DType::kQ4_0, q8_0(VecDotQ8_0<BlockQ4_0>));
-  registry.Set(DType::kQ4_1, q8_1(VecDotQ8_1<BlockQ4_1>));
-  registry.Set(DType::kQ5_0, q8_0(VecDotQ8_0<BlockQ5_0>));
-  registry.Set(DType::kQ5_1, q8_1(VecDotQ8_1<BlockQ5_1>));
-  registry.Set(DType::kQ8_0, q8_0(VecDotQ8_0<BlockQ8_0>));
-  registry.Set(DType::kIQ4_NL, q8_0(VecDotQ8_0<BlockIQ4_NL>));
+  registry.Set(DType::kQ4_0, Entry<DType::kQ8_0, VecDotQ8_0<BlockQ4_0>>());
+  registry.Set(DType::kQ4_1, Entry<DType::kQ8_1, VecDotQ8_1<BlockQ4_1>>());
+  registry.Set(DType::kQ5_0, Entry<DType::kQ8_0, VecDotQ8_0<BlockQ5_0>>());
+  registry.Set(DType::kQ5_1, Entry<DType::kQ8_1, VecDotQ8_1<BlockQ5_1>>());
+  registry.Set(DType::kQ8_0, Entry<DType::kQ8_0, VecDotQ8_0<BlockQ8_0>>());
+  registry.Set(DType::kIQ4_NL, Entry<DType::kQ8_0, VecDotQ8_0<BlockIQ4_NL>>());
 }
 
 }  // namespace autarky::kernels
