@@ -8,5 +8,6 @@ namespace autarky::cli {
 // Each registers a subcommand; its callback sets `exit_code` (0 on success).
 void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddQuantizeCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);
 
 }  // namespace autarky::cli

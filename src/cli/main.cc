@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   autarky::cli::AddInfoCommand(app, exit_code);
   autarky::cli::AddQuantizeCommand(app, exit_code);
+  autarky::cli::AddBenchCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

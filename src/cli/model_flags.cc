@@ -1,0 +1,65 @@
+// Shared model flags and loading.
+#include "cli/model_flags.h"
+
+#include <cstdio>
+
+#include "model/kv_cache.h"
+
+namespace autarky::cli {
+
+void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
+  flags.ctx_size = default_ctx;
+  command->add_option("-m,--model", flags.model_path, "Model file (GGUF)")->required();
+  command->add_option("-t,--threads", flags.threads,
+                      "Threads for the forward pass (default: all hardware threads)")
+      ->check(CLI::Range(0, 1024));
+  command
+      ->add_option("-c,--ctx-size", flags.ctx_size,
+                   "Context size in tokens (0: the model's training context)")
+      ->check(CLI::Range(0, 1 << 24))
+      ->capture_default_str();
+  command
+      ->add_option("-b,--batch-size", flags.batch_size,
+                   "Most prompt tokens per forward pass (prompts are split into such chunks)")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  command->add_option("--kv-type", flags.kv_type, "KV cache type: f16, f32 or q8_0")
+      ->capture_default_str();
+}
+
+Result<LoadedModel> LoadModelAndContext(const ModelFlags& flags, int32_t n_seq) {
+  LoadedModel loaded;
+  ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path));
+  ContextOptions options;
+  options.n_ctx = flags.ctx_size;
+  const int32_t train = loaded.model->info().n_ctx_train;
+  if (options.n_ctx == 0 || (train > 0 && options.n_ctx > train)) {
+    if (options.n_ctx > train) {
+      std::fprintf(stderr, "note: --ctx-size %d exceeds the model's training context %d; using %d\n",
+                   options.n_ctx, train, train);
+    }
+    options.n_ctx = train;
+  }
+  options.n_batch = flags.batch_size;
+  options.n_threads = flags.threads;
+  options.n_seq = n_seq;
+  ASSIGN_OR_RETURN(options.kv_type, KvCache::ParseType(flags.kv_type));
+  ASSIGN_OR_RETURN(loaded.context, InferenceContext::Create(*loaded.model, options));
+  return loaded;
+}
+
+std::string FormatCount(int64_t n) {
+  char buf[32];
+  if (n >= 1000000000) {
+    std::snprintf(buf, sizeof buf, "%.2fB", n / 1e9);
+  } else if (n >= 1000000) {
+    std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
+  } else if (n >= 1000) {
+    std::snprintf(buf, sizeof buf, "%.1fK", n / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+  }
+  return buf;
+}
+
+}  // namespace autarky::cli

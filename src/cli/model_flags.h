@@ -1,0 +1,37 @@
+// Flags shared by the commands that run a model (-m, --threads, --ctx-size, --batch-size,
+// --kv-type) and the loading of model + context from them with clear errors.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "engine/context.h"
+#include "model/model.h"
+
+namespace autarky::cli {
+
+struct ModelFlags {
+  std::string model_path;
+  int threads = 0;
+  int32_t ctx_size = 4096;
+  int32_t batch_size = 512;
+  std::string kv_type = "f16";
+};
+
+// Registers the flags on `command`; `default_ctx` is the --ctx-size default.
+void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx = 4096);
+
+struct LoadedModel {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<InferenceContext> context;
+};
+
+// Loads the model and creates a context per the flags (ctx-size capped at the model's training
+// context when 0). Prints the error and returns nullopt-like empty on failure.
+Result<LoadedModel> LoadModelAndContext(const ModelFlags& flags, int32_t n_seq = 1);
+
+// "1.5B", "260.0K": a parameter count for humans.
+std::string FormatCount(int64_t n);
+
+}  // namespace autarky::cli
