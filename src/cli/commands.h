@@ -9,5 +9,6 @@ namespace autarky::cli {
 void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddQuantizeCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
+void AddRandomModelCommand(CLI::App& app, int& exit_code);
 
 }  // namespace autarky::cli

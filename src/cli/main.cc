@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   autarky::cli::AddInfoCommand(app, exit_code);
   autarky::cli::AddQuantizeCommand(app, exit_code);
   autarky::cli::AddBenchCommand(app, exit_code);
+  autarky::cli::AddRandomModelCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,80 @@
+// `autarky random-model`: writes a GGUF model with random weights and the exact keys and tensor
+// names llama.cpp's convert_hf_to_gguf.py gives a llama, qwen2 or qwen3 checkpoint, for tests
+// (against the PyTorch reference) and benchmarks (the DeepSeek-R1-Distill-Qwen-1.5B shape).
+//
+// Tensor data is a deterministic function of the seed, the tensor name and the element index
+// (generated in fixed chunks of elements, each from its own generator), so the file is
+// byte-identical whatever the thread count. Tensors are streamed to the writer in slices, so
+// memory stays bounded for the 7 GB F32 preset.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tensor/dtype.h"
+#include "util/status.h"
+
+namespace autarky::tools {
+
+enum class RopeScaling { kNone, kLinear, kYarn, kLlama3 };
+
+// "none", "linear", "yarn", "llama3" (case-insensitive); nullopt otherwise.
+std::optional<RopeScaling> ParseRopeScaling(std::string_view name);
+std::string_view RopeScalingName(RopeScaling scaling);
+
+struct RandomModelOptions {
+  std::string output;
+  std::string arch;  // llama | qwen2 | qwen3
+  int64_t n_layer = 0;
+  int64_t n_embd = 0;
+  int64_t n_ff = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;  // 0: n_embd / n_head
+  int64_t n_vocab = 0;   // ignored (taken from the file) with vocab_from
+  int64_t n_ctx_train = 0;
+  float rope_base = 10000.0f;
+  float rms_eps = 0.0f;  // 0: 1e-5 for llama, 1e-6 for qwen2 and qwen3 (their configs)
+  RopeScaling rope_scaling = RopeScaling::kNone;
+  float rope_factor = 1.0f;
+  int64_t rope_orig_ctx = 0;  // yarn, llama3: the pre-extension context; 0: n_ctx_train / factor
+  // Llama 3.1's published values of the llama3 scaling's band limits.
+  float rope_low_freq_factor = 1.0f;
+  float rope_high_freq_factor = 4.0f;
+  bool tied = false;  // no output.weight: the output projection is token_embd
+  uint64_t seed = 0;
+  DType type = DType::kF32;  // of the 2-D weights; 1-D tensors are F32, as the converter does
+  std::string vocab_from;    // copy every tokenizer.* key of this GGUF instead of a made-up vocab
+  int threads = 0;           // 0: all hardware threads
+  bool progress = true;
+};
+
+// Fills the hyper-parameters of a named preset: "tiny" (2 layers, dim 64, for tests; needs
+// options->arch) or "r1-distill-qwen-1.5b" (qwen2, DeepSeek-R1-Distill-Qwen-1.5B's config).
+// Existing non-zero fields are overwritten.
+Status ApplyRandomModelPreset(std::string_view preset, RandomModelOptions* options);
+
+// Checks the options (user input: every message names the flag's meaning).
+Status ValidateRandomModelOptions(const RandomModelOptions& options);
+
+struct RandomModelStats {
+  uint64_t file_bytes = 0;
+  int64_t n_params = 0;
+  int n_tensors = 0;
+  int64_t n_vocab = 0;
+  double seconds = 0;
+};
+
+// Validates, then writes options.output atomically (a temporary file renamed at the end).
+Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options);
+
+// The llama3 rope frequency factors as convert_hf_to_gguf.py computes them (the rope_freqs
+// tensor, {head_dim / 2}): 1 for short wavelengths, `factor` for long ones, smooth between.
+std::vector<float> Llama3RopeFactors(int64_t head_dim, float rope_base, float factor,
+                                     float low_freq_factor, float high_freq_factor,
+                                     int64_t orig_ctx);
+
+}  // namespace autarky::tools
