@@ -9,6 +9,8 @@ namespace autarky::cli {
 void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddQuantizeCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
+void AddRunCommand(CLI::App& app, int& exit_code);
+void AddPerplexityCommand(CLI::App& app, int& exit_code);
 void AddRandomModelCommand(CLI::App& app, int& exit_code);
 
 }  // namespace autarky::cli

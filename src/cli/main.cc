@@ -13,7 +13,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   autarky::cli::AddInfoCommand(app, exit_code);
   autarky::cli::AddQuantizeCommand(app, exit_code);
+  autarky::cli::AddRunCommand(app, exit_code);
   autarky::cli::AddBenchCommand(app, exit_code);
+  autarky::cli::AddPerplexityCommand(app, exit_code);
   autarky::cli::AddRandomModelCommand(app, exit_code);
   try {
     app.parse(argc, argv);

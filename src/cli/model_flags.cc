@@ -15,9 +15,9 @@ void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
       ->check(CLI::Range(0, 1024));
   command
       ->add_option("-c,--ctx-size", flags.ctx_size,
-                   "Context size in tokens (0: the model's training context)")
-      ->check(CLI::Range(0, 1 << 24))
-      ->capture_default_str();
+                   "Context size in tokens (0: the model's training context; default: 4096, or "
+                   "the training context when smaller)")
+      ->check(CLI::Range(0, 1 << 24));
   command
       ->add_option("-b,--batch-size", flags.batch_size,
                    "Most prompt tokens per forward pass (prompts are split into such chunks)")
@@ -31,8 +31,9 @@ Result<LoadedModel> LoadModelAndContext(const ModelFlags& flags, int32_t n_seq) 
   LoadedModel loaded;
   ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path));
   ContextOptions options;
-  options.n_ctx = flags.ctx_size;
   const int32_t train = loaded.model->info().n_ctx_train;
+  options.n_ctx = flags.ctx_size;
+  if (options.n_ctx < 0) options.n_ctx = train > 0 && train < 4096 ? train : 4096;
   if (options.n_ctx == 0 || (train > 0 && options.n_ctx > train)) {
     if (options.n_ctx > train) {
       std::fprintf(stderr, "note: --ctx-size %d exceeds the model's training context %d; using %d\n",

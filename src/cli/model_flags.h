@@ -14,13 +14,13 @@ namespace autarky::cli {
 struct ModelFlags {
   std::string model_path;
   int threads = 0;
-  int32_t ctx_size = 4096;
+  int32_t ctx_size = -1;  // -1: min(4096, training context); 0: the training context
   int32_t batch_size = 512;
   std::string kv_type = "f16";
 };
 
 // Registers the flags on `command`; `default_ctx` is the --ctx-size default.
-void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx = 4096);
+void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx = -1);
 
 struct LoadedModel {
   std::unique_ptr<Model> model;
