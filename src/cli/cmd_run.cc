@@ -124,9 +124,14 @@ int RunCompletion(RunFlags flags) {
   const Model& model = *loaded->model;
   InferenceContext& ctx = *loaded->context;
   const int32_t n_vocab = model.info().n_vocab;
+  // A file without a usable vocabulary can still be driven by token ids (then no text).
   auto tokenizer = Tokenizer::FromGguf(model.file());
-  if (!tokenizer.ok()) return Fail(tokenizer.status());
-  const Tokenizer& tok = **tokenizer;
+  const Tokenizer* tok = tokenizer.ok() ? tokenizer->get() : nullptr;
+  if (tok == nullptr) {
+    if (flags.prompt_tokens.empty()) return Fail(tokenizer.status());
+    std::fprintf(stderr, "note: no tokenizer (%s); generating ids only\n",
+                 tokenizer.status().message().c_str());
+  }
   const double load_seconds = SecondsSince(load_start);
 
   std::vector<int32_t> prompt;
@@ -144,7 +149,7 @@ int RunCompletion(RunFlags flags) {
     EncodeOptions encode;
     encode.add_special = !flags.no_bos;
     encode.parse_special = flags.parse_special;
-    prompt = tok.Encode(text, encode);
+    prompt = tok->Encode(text, encode);
     if (prompt.empty()) return Fail(ErrorStatus("the prompt encodes to no tokens"));
   }
   for (int32_t id : prompt) {
@@ -209,11 +214,11 @@ int RunCompletion(RunFlags flags) {
     const int32_t token = sampler.Sample(logits);
     sampler.Accept(token);
     generated.push_back(token);
-    if (tok.IsEndOfGeneration(token) && !flags.ignore_eos) {
+    if (tok != nullptr && tok->IsEndOfGeneration(token) && !flags.ignore_eos) {
       stop_reason = "eos";
       break;
     }
-    const std::string piece = utf8.Push(tok.TokenBytes(token));
+    const std::string piece = tok != nullptr ? utf8.Push(tok->TokenBytes(token)) : std::string();
     text += piece;
     if (stream_text) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
