@@ -43,8 +43,14 @@
 #    inputs the Q8_0/Q8_K way: measured max relative 0.021..0.042 for L = 2, dim 256, 100
 #    tokens: SwiGLU's product and the softmax amplify somewhat beyond the independent model,
 #    hence 3 sigma rather than 2.)
-#    This bound is loose next to the exact schemes of llama.cpp, but a wrong scale, a missing
-#    min, a swapped nibble or a wrong block offset in any kernel gives errors of order 1.
+#    Simulating llama.cpp's exact activation quantization in the reference does not allow a
+#    much tighter bound: where float32 and float64 activations fall on different sides of a
+#    rounding boundary, one element moves by amax/127, which moves later activations across
+#    more boundaries; that simulation run in float32 and in float64 differs by 0.8..1.2% of
+#    max|logit|, half the whole effect. The bound stays far below the effect of a kernel bug:
+#    quantizing the weights themselves to 4 bits moves these logits by 37..44% (Q2_K: 99%),
+#    and a wrong scale, a missing min, a swapped nibble or a wrong block offset is of that
+#    order. (Errors as small as 8-bit weight rounding, 2.6%, would go unnoticed.)
 set -uo pipefail
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
