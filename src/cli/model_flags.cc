@@ -25,11 +25,14 @@ void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
       ->capture_default_str();
   command->add_option("--kv-type", flags.kv_type, "KV cache type: f16, f32 or q8_0")
       ->capture_default_str();
+  command->add_flag("--no-mmap", flags.no_mmap,
+                    "Read the weights into (huge-page) memory instead of mapping the file");
 }
 
 Result<LoadedModel> LoadModelAndContext(const ModelFlags& flags, int32_t n_seq) {
   LoadedModel loaded;
-  ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path));
+  ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path,
+                                            flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap));
   ContextOptions options;
   const int32_t train = loaded.model->info().n_ctx_train;
   options.n_ctx = flags.ctx_size;

@@ -17,6 +17,7 @@ struct ModelFlags {
   int32_t ctx_size = -1;  // -1: min(4096, training context); 0: the training context
   int32_t batch_size = 512;
   std::string kv_type = "f16";
+  bool no_mmap = false;
 };
 
 // Registers the flags on `command`; `default_ctx` is the --ctx-size default.

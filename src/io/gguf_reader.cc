@@ -441,8 +441,8 @@ class GgufParser {
   std::vector<uint64_t> offset_field_at_;  // per tensor: where its offset field is
 };
 
-Result<GgufFile> GgufFile::Open(const std::string& path) {
-  ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(path));
+Result<GgufFile> GgufFile::Open(const std::string& path, FileLoad mode) {
+  ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(path, mode));
   auto mapping = std::make_unique<MappedFile>(std::move(mapped));
   ASSIGN_OR_RETURN(GgufFile file, Parse(mapping->data(), mapping->size(), path));
   file.mapping_ = std::move(mapping);  // the views keep pointing at the same mapping

@@ -61,7 +61,7 @@ struct GgufTensorInfo {
 class GgufFile {
  public:
   // Maps and validates the file at `path`; error messages name the path as given.
-  static Result<GgufFile> Open(const std::string& path);
+  static Result<GgufFile> Open(const std::string& path, FileLoad mode = FileLoad::kMap);
   // Validates a GGUF image in memory (tests, fuzzing). The bytes are borrowed: they must
   // outlive the result and everything taken from it. `name` prefixes error messages.
   static Result<GgufFile> Parse(const uint8_t* data, size_t size,

@@ -46,8 +46,8 @@ Result<std::unique_ptr<Model>> LoadModel(std::shared_ptr<const GgufFile> file) {
   return spec->load(std::move(file), arch);
 }
 
-Result<std::unique_ptr<Model>> LoadModel(const std::string& path) {
-  ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
+Result<std::unique_ptr<Model>> LoadModel(const std::string& path, FileLoad mode) {
+  ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path, mode));
   return LoadModel(std::make_shared<const GgufFile>(std::move(file)));
 }
 

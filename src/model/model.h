@@ -86,7 +86,8 @@ const ArchSpec* FindArchSpec(std::string_view arch);
 // Loads the model in `file` (weights stay in its mapping). Errors name the file and the tensor
 // or key at fault.
 Result<std::unique_ptr<Model>> LoadModel(std::shared_ptr<const GgufFile> file);
-// Opens and loads `path`.
-Result<std::unique_ptr<Model>> LoadModel(const std::string& path);
+// Opens and loads `path` (mapped, or copied into huge-page memory with FileLoad::kCopy).
+Result<std::unique_ptr<Model>> LoadModel(const std::string& path,
+                                         FileLoad mode = FileLoad::kMap);
 
 }  // namespace autarky
