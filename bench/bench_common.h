@@ -10,6 +10,7 @@ namespace autarky::bench {
 void RegisterMatmulBenchmarks();
 void RegisterThreadPoolBenchmarks();
 void RegisterMemoryBenchmarks();
+void RegisterTokenizerBenchmarks();
 
 // Anonymous memory, 2 MiB aligned, with transparent huge pages requested (fewer TLB misses, as
 // a loader that copies or maps weights with huge pages gets) and every page touched so that no

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   autarky::bench::RegisterMemoryBenchmarks();
   autarky::bench::RegisterThreadPoolBenchmarks();
   autarky::bench::RegisterMatmulBenchmarks();
+  autarky::bench::RegisterTokenizerBenchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
