@@ -36,6 +36,11 @@ struct CandidateOrder {
   }
 };
 
+constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581
+
+// Longer chunks (rare) are not worth a cache entry.
+constexpr size_t kMaxCachedChunkBytes = 64;
+
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -68,11 +73,52 @@ SpmModel::SpmModel(const std::vector<std::string>& tokens, const std::vector<Tok
       continue;
     }
     if (types[i] != TokenType::kNormal && types[i] != TokenType::kUserDefined) continue;
-    if (!text.empty()) piece_ids_.emplace(text, id);
+    if (text.empty()) continue;
+    piece_ids_.emplace(text, id);
+    for (size_t pos = text.find(kSpace, 1); pos != std::string::npos;
+         pos = text.find(kSpace, pos + 1)) {
+      // The character that ends right at pos.
+      size_t start = pos - 1;
+      while (start > 0 && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+      joins_space_.insert(text.substr(start, pos - start));
+    }
   }
 }
 
 void SpmModel::Encode(std::string_view text, std::vector<int32_t>& out) const {
+  // Pieces of repeated words are copied from their first occurrence.
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;
+  auto encode_chunk = [&](std::string_view chunk) {
+    if (chunk.size() > kMaxCachedChunkBytes) {
+      EncodeChunk(chunk, out);
+      return;
+    }
+    const auto it = cache.find(chunk);
+    if (it != cache.end()) {
+      const auto [begin, count] = it->second;
+      for (size_t k = 0; k < count; ++k) out.push_back(out[begin + k]);
+      return;
+    }
+    const size_t begin = out.size();
+    EncodeChunk(chunk, out);
+    cache.emplace(chunk, std::make_pair(begin, out.size() - begin));
+  };
+  size_t chunk_start = 0;
+  size_t previous = 0;  // start of the character before i
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = std::min(Utf8LengthFromLead(static_cast<uint8_t>(text[i])), text.size() - i);
+    if (i > chunk_start && text.substr(i, kSpace.size()) == kSpace &&
+        !joins_space_.contains(std::string(text.substr(previous, i - previous)))) {
+      encode_chunk(text.substr(chunk_start, i - chunk_start));
+      chunk_start = i;
+    }
+    previous = i;
+    i += n;
+  }
+  if (chunk_start < text.size()) encode_chunk(text.substr(chunk_start));
+}
+
+void SpmModel::EncodeChunk(std::string_view text, std::vector<int32_t>& out) const {
   if (text.empty()) return;
   std::vector<Symbol> symbols;
   symbols.reserve(text.size());

@@ -4,8 +4,10 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tokenizer/vocab.h"
@@ -19,6 +21,10 @@ class SpmModel {
            const std::vector<float>& scores, int32_t unk_id);
 
   // Appends the tokens of `text`: valid UTF-8 whose spaces are already written as U+2581.
+  // The text is cut before every U+2581 that no token joins to the character before it (in
+  // Llama's vocabulary only U+2581 itself precedes U+2581 inside a token): no merge can cross
+  // such a cut, so the pieces merge independently with the same result, and repeated words are
+  // encoded once.
   void Encode(std::string_view text, std::vector<int32_t>& out) const;
 
   // Id of the piece with exactly this text, or -1.
@@ -28,9 +34,13 @@ class SpmModel {
   }
 
  private:
+  void EncodeChunk(std::string_view text, std::vector<int32_t>& out) const;
+
   std::unordered_map<std::string_view, int32_t> piece_ids_;  // normal and user-defined pieces
-  std::vector<float> scores_;                                // by id
-  std::array<int32_t, 256> byte_ids_;                        // <0xNN> tokens, -1 when absent
+  // Characters that some piece has right before a U+2581 (cuts are not made after them).
+  std::unordered_set<std::string> joins_space_;
+  std::vector<float> scores_;          // by id
+  std::array<int32_t, 256> byte_ids_;  // <0xNN> tokens, -1 when absent
   int32_t unk_id_;
 };
 
