@@ -13,5 +13,6 @@ void AddRunCommand(CLI::App& app, int& exit_code);
 void AddPerplexityCommand(CLI::App& app, int& exit_code);
 void AddRandomModelCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
+void AddTemplateCommand(CLI::App& app, int& exit_code);
 
 }  // namespace autarky::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   autarky::cli::AddPerplexityCommand(app, exit_code);
   autarky::cli::AddRandomModelCommand(app, exit_code);
   autarky::cli::AddTokenizeCommand(app, exit_code);
+  autarky::cli::AddTemplateCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
