@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   autarky::cli::AddInfoCommand(app, exit_code);
   autarky::cli::AddQuantizeCommand(app, exit_code);
   autarky::cli::AddRunCommand(app, exit_code);
+  autarky::cli::AddChatCommand(app, exit_code);
   autarky::cli::AddBenchCommand(app, exit_code);
   autarky::cli::AddPerplexityCommand(app, exit_code);
   autarky::cli::AddRandomModelCommand(app, exit_code);
