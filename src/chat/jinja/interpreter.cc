@@ -428,7 +428,7 @@ Value Interpreter::GetItem(const Value& object, const Value& key) {
     }
     return NoAttribute(object, name);
   }
-  return Value::Undefined("'" + ObjectTypeRepr(object) + "' has no element " + Repr(key));
+  return Value::Undefined(ObjectTypeRepr(object) + " has no element " + Repr(key));
 }
 
 Value Interpreter::EvalSubscript(const GetitemNode& node, const ScopePtr& scope) {

@@ -864,6 +864,8 @@ class Parser {
 
   NodePtr ParseCall(NodePtr callee) {
     auto node = MakeNode<CallNode>(Cur());
+    node->line = callee->line;  // errors point at what is called, not at its parenthesis
+    node->column = callee->column;
     ParseCallArgs(node->args);
     node->callee = std::move(callee);
     return node;

@@ -75,9 +75,20 @@ def make_environment(now):
     return env
 
 
+_compiled = {}
+
+
+def compile_template(source, now):
+    # transformers caches compiled templates too (functools.lru_cache).
+    key = (source, now)
+    if key not in _compiled:
+        _compiled[key] = make_environment(now).from_string(source)
+    return _compiled[key]
+
+
 def render(source, messages, tools=None, add_generation_prompt=False, bos_token="",
            eos_token="", extra=None, now=None):
-    template = make_environment(now).from_string(source)
+    template = compile_template(source, now)
     kwargs = {}
     if bos_token:
         kwargs["bos_token"] = bos_token
