@@ -77,29 +77,6 @@ struct Bf16Weights {
   }
 };
 
-template <typename W>
-float VecDot(int64_t k, const void* w, const void* a) {
-  const auto* x = static_cast<const typename W::Elem*>(w);
-  const auto* y = static_cast<const float*>(a);
-  // Four accumulators hide the multiply-add latency.
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  int64_t i = 0;
-  for (; i + 4 * kStep <= k; i += 4 * kStep) {
-    acc0 = _mm512_fmadd_ps(W::Load(x + i), _mm512_loadu_ps(y + i), acc0);
-    acc1 = _mm512_fmadd_ps(W::Load(x + i + kStep), _mm512_loadu_ps(y + i + kStep), acc1);
-    acc2 = _mm512_fmadd_ps(W::Load(x + i + 2 * kStep), _mm512_loadu_ps(y + i + 2 * kStep), acc2);
-    acc3 = _mm512_fmadd_ps(W::Load(x + i + 3 * kStep), _mm512_loadu_ps(y + i + 3 * kStep), acc3);
-  }
-  for (; i + kStep <= k; i += kStep) {
-    acc0 = _mm512_fmadd_ps(W::Load(x + i), _mm512_loadu_ps(y + i), acc0);
-  }
-  if (i < k) {
-    const auto m = static_cast<__mmask16>((1u << (k - i)) - 1);
-    acc1 = _mm512_fmadd_ps(W::LoadMasked(x + i, m), _mm512_maskz_loadu_ps(m, y + i), acc1);
-  }
-  return HorizontalSum(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
-}
-
 // Dot products of an R x C tile: rows w + r * w_stride, columns a + c * a_stride (bytes).
 template <typename W, int R, int C>
 void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
@@ -134,6 +111,16 @@ void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t
   for (int c = 0; c < C; ++c) {
     for (int r = 0; r < R; ++r) out[c * out_stride + r] = HorizontalSum(acc[r][c]);
   }
+}
+
+// The 1 x 1 tile, so that vec_dot and every gemm output take the same steps (batch
+// invariance); one accumulator per output is also what the decode path (gemm with one column)
+// runs.
+template <typename W>
+float VecDot(int64_t k, const void* w, const void* a) {
+  float out;
+  Tile<W, 1, 1>(k, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(a), 0, &out, 0);
+  return out;
 }
 
 #include "kernels/gemm_tiling_inl.h"

@@ -61,28 +61,6 @@ struct Tail {
   }
 };
 
-template <typename W>
-float VecDot(int64_t k, const void* w, const void* a) {
-  const auto* x = static_cast<const typename W::Elem*>(w);
-  const auto* y = static_cast<const float*>(a);
-  // Four accumulators hide the multiply-add latency.
-  float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  int64_t i = 0;
-  for (; i + 4 * kStep <= k; i += 4 * kStep) {
-    acc0 = vfmaq_f32(acc0, W::Load(x + i), vld1q_f32(y + i));
-    acc1 = vfmaq_f32(acc1, W::Load(x + i + kStep), vld1q_f32(y + i + kStep));
-    acc2 = vfmaq_f32(acc2, W::Load(x + i + 2 * kStep), vld1q_f32(y + i + 2 * kStep));
-    acc3 = vfmaq_f32(acc3, W::Load(x + i + 3 * kStep), vld1q_f32(y + i + 3 * kStep));
-  }
-  for (; i + kStep <= k; i += kStep) acc0 = vfmaq_f32(acc0, W::Load(x + i), vld1q_f32(y + i));
-  if (i < k) {
-    const Tail<typename W::Elem> wt(x + i, k - i);
-    const Tail<float> at(y + i, k - i);
-    acc1 = vfmaq_f32(acc1, W::Load(wt.v), vld1q_f32(at.v));
-  }
-  return vaddvq_f32(vaddq_f32(vaddq_f32(acc0, acc1), vaddq_f32(acc2, acc3)));
-}
-
 // Dot products of an R x C tile: rows w + r * w_stride, columns a + c * a_stride (bytes).
 template <typename W, int R, int C>
 void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
@@ -116,6 +94,16 @@ void Tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t
   for (int c = 0; c < C; ++c) {
     for (int r = 0; r < R; ++r) out[c * out_stride + r] = vaddvq_f32(acc[r][c]);
   }
+}
+
+// The 1 x 1 tile, so that vec_dot and every gemm output take the same steps (batch
+// invariance); one accumulator per output is also what the decode path (gemm with one column)
+// runs.
+template <typename W>
+float VecDot(int64_t k, const void* w, const void* a) {
+  float out;
+  Tile<W, 1, 1>(k, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(a), 0, &out, 0);
+  return out;
 }
 
 #include "kernels/gemm_tiling_inl.h"

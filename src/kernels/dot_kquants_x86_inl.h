@@ -10,12 +10,16 @@
 // Each weight type describes a super-block as four pairs of chunks (chunk i = elements 32i ..
 // 32i + 31) of unsigned quants, produced on demand, plus a "scale source" register from which
 // the scale vectors are one byte shuffle away, and 16 int16 multipliers of the Q8_K bsums that
-// apply the mins or the offset that made the quants unsigned. The block value is then
-//   y.d * (d * I - dmin * M)   (types with mins),   y.d * d * (I + M)   (offset types),
-// with I the scaled quant sum and M = sum(corr * bsums). A kernel tile multiplies R weight rows
-// with C activation columns: every chunk pair is unpacked once per row for all C columns, and
-// every activation chunk is loaded once per column for all R rows (in the one-column decode
-// case L1 loads are a bottleneck; four rows per activation load measured ~15% faster on Zen 4).
+// apply the mins or the offset that made the quants unsigned. With I the scaled quant sum and
+// M = sum(corr * bsums), both exact int32 sums of the whole block, every output (vec_dot, and
+// gemm whatever the tile, the column count or the output's place in it) takes the same float
+// steps, block after block (batch invariance: a token's result never depends on its batch):
+//   t = float(I) * d;  t = t - float(M) * dmin (fused, types with mins);  acc = acc + t * y.d
+// (fused), where offset types have folded M into I (I + M) and d, dmin are the block's F16
+// scales. The gemm tile multiplies one weight row with C activation columns: every chunk pair
+// is unpacked once for all C columns, and the block sums of the C columns are reduced across
+// lanes together. One column (vec_dot, decode) takes the rows one after the other, so that the
+// weights stream sequentially from DRAM, and reduces the sums of four blocks together.
 // Unsigned quants (all types but IQ4_XS) are multiplied as u8 x s8, and the offset or min
 // comes back exactly through the bsums; IQ4_XS multiplies |q| by the activation with q's sign.
 #pragma once
@@ -39,9 +43,6 @@ namespace autarky::kernels {
 namespace {
 
 constexpr int kMaxColumns = 8;  // activation columns sharing one unpacked weight block
-// Weight rows sharing the activation loads in the one-column (decode) case. Measured on Zen 4:
-// 3-4 rows are best with 32 registers; with the 16 of AVX2 more than one row spills.
-constexpr int kDecodeRows = AUTARKY_KQ_VNNI ? 4 : 1;
 
 static inline __m256i Load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
@@ -360,8 +361,9 @@ struct IQ4XS {
 // Adds the scaled quant sums of one block of R rows against C columns to sums[r][c] (8 int32
 // lanes each). b[r]: the block of row r; y: the activation block of column 0.
 template <class T, int R, int C>
-static inline void BlockSums(const uint8_t* const b[R], const typename T::State st[R],
-                             const uint8_t* y, size_t a_stride, __m256i sums[R][C]) {
+[[gnu::always_inline]] static inline void BlockSums(const uint8_t* const b[R],
+                                                    const typename T::State st[R], const uint8_t* y,
+                                                    size_t a_stride, __m256i sums[R][C]) {
   const uint8_t* yq = y + offsetof(BlockQ8_K, qs);
 #pragma GCC unroll 4
   for (int t = 0; t < 4; ++t) {
@@ -419,108 +421,237 @@ static inline void BlockSums(const uint8_t* const b[R], const typename T::State 
   }
 }
 
-static inline float HorizontalSum(__m256 v) {
-  __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
+// Lane sums of several vectors, by blends and adds with one in-lane shuffle per step: the
+// kernels keep the shuffle ports busy with unpacking, and vphaddd (two shuffles per add)
+// measured markedly slower on Zen 4. Per 128-bit half: lanes {0, 1, 2, 3} <- the sums of
+// v0, v1, v2, v3 over that half.
+[[gnu::always_inline]] static inline __m256i SumQuad(__m256i v0, __m256i v1, __m256i v2,
+                                                     __m256i v3) {
+  // Lane 2i: v0[2i] + v0[2i + 1]; lane 2i + 1: v1[2i] + v1[2i + 1] (and v2, v3 likewise).
+  const __m256i a = _mm256_add_epi32(_mm256_blend_epi32(v0, v1, 0xaa),
+                                     _mm256_shuffle_epi32(_mm256_blend_epi32(v1, v0, 0xaa), 0xb1));
+  const __m256i c = _mm256_add_epi32(_mm256_blend_epi32(v2, v3, 0xaa),
+                                     _mm256_shuffle_epi32(_mm256_blend_epi32(v3, v2, 0xaa), 0xb1));
+  return _mm256_add_epi32(_mm256_blend_epi32(a, c, 0xcc),
+                          _mm256_shuffle_epi32(_mm256_blend_epi32(c, a, 0xcc), 0x4e));
 }
 
 // {8 vectors}{8 int32} -> {8 int32}: lane c = sum of the lanes of v[c].
-static inline __m256i SumEachOf8(const __m256i v[8]) {
-  const __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
-  const __m256i c = _mm256_hadd_epi32(v[4], v[5]), d = _mm256_hadd_epi32(v[6], v[7]);
-  // Per 128-bit half h: lanes 0-3 of ab hold the half-h sums of v[0..3], of cd those of v[4..7].
-  const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
-  return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20),
-                          _mm256_permute2x128_si256(ab, cd, 0x31));
+[[gnu::always_inline]] static inline __m256i SumEachOf8(const __m256i v[8]) {
+  const __m256i lo = SumQuad(v[0], v[1], v[2], v[3]), hi = SumQuad(v[4], v[5], v[6], v[7]);
+  return _mm256_add_epi32(_mm256_blend_epi32(lo, hi, 0xf0),
+                          _mm256_permute2x128_si256(lo, hi, 0x21));
 }
 
-// out[c * out_stride + r] (+)= dot(weight row r, activation column c) over nb blocks, for R
-// rows and C columns. With one column the accumulators hold 8 partial sums per row; with more,
-// the integer block sums are first reduced across lanes so that lane c holds column c, and a
-// block costs one convert and one fma per row for all columns.
+// {4 vectors}{8 int32} -> {4 int32}: lane i = sum of the lanes of v[i].
+[[gnu::always_inline]] static inline __m128i SumEachOf4(const __m256i v[4]) {
+  const __m256i q = SumQuad(v[0], v[1], v[2], v[3]);
+  return _mm_add_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+}
+
+// The float step of one block, the same for every output of every kernel of this family (see
+// the file comment): t = I * d; t -= M * dmin (fused; types with mins); acc += t * yd (fused).
+// Lanes are independent outputs, whatever they stand for (rows or columns).
+template <class T>
+[[gnu::always_inline]] static inline __m256 BlockStep(__m256 acc, __m256 total, __m256 total_min,
+                                                      __m256 d, __m256 dmin, __m256 yd) {
+  __m256 t = _mm256_mul_ps(total, d);
+  if constexpr (T::kMins) t = _mm256_fnmadd_ps(total_min, dmin, t);
+  return _mm256_fmadd_ps(t, yd, acc);
+}
+
+// The integer sums of one block for R rows x C columns, each as 8 int32 lanes whose total is
+// exact: sums[r][c] -> I (with the bsums term folded in for types without mins), mins[r][c] -> M
+// (types with mins; untouched otherwise). b[r]: the block of row r; y: the activation block of
+// column 0.
+template <class T, int R, int C>
+[[gnu::always_inline]] static inline void BlockIntSums(const uint8_t* const b[R], const uint8_t* y,
+                                                       size_t a_stride, __m256i sums[R][C],
+                                                       __m256i mins[R][C]) {
+  typename T::State st[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    T::Prepare(b[r], st[r]);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) sums[r][c] = _mm256_setzero_si256();
+  }
+  BlockSums<T, R, C>(b, st, y, a_stride, sums);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    if constexpr (T::kCorr) {
+      const __m256i corr = T::Corr(b[r], st[r]);
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m256i bsums = Load256(y + c * a_stride + offsetof(BlockQ8_K, bsums));
+        const __m256i m = _mm256_madd_epi16(bsums, corr);
+        if constexpr (T::kMins) {
+          mins[r][c] = m;
+        } else {
+          sums[r][c] = _mm256_add_epi32(sums[r][c], m);
+        }
+      }
+    }
+  }
+}
+
+// The one-column product (vec_dot and decode). Its float steps need each block's integer sums
+// reduced across lanes; one reduction serves four consecutive blocks of a row.
+
+// Up to four consecutive blocks of one row and one column.
+struct RowGroup {
+  __m256i v[8];      // v[i]: I of block i (8 lanes); v[4 + i]: its M
+  __m128 scales[4];  // {d, dmin, 0, 0} of block i
+  __m128 yd[4];      // {activation scale of block i, ...}
+};
+
+// The integer sums and scales of N (1 to 4) consecutive blocks; the others are zero.
+template <class T, int N>
+[[gnu::always_inline]] static inline void LoadRowGroup(const uint8_t* w, const uint8_t* a,
+                                                       RowGroup& g) {
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    if (i < N) {
+      const uint8_t* b[1] = {w + i * sizeof(typename T::Block)};
+      const uint8_t* y = a + i * sizeof(BlockQ8_K);
+      __m256i sums[1][1], mins[1][1];
+      BlockIntSums<T, 1, 1>(b, y, 0, sums, mins);
+      g.v[i] = sums[0][0];
+      g.v[4 + i] = T::kMins ? mins[0][0] : _mm256_setzero_si256();
+      g.scales[i] = T::Scales(b[0]);
+      g.yd[i] = _mm_set_ss(LoadF32(y + offsetof(BlockQ8_K, d)));
+    } else {
+      g.v[i] = g.v[4 + i] = _mm256_setzero_si256();
+      g.scales[i] = g.yd[i] = _mm_setzero_ps();
+    }
+  }
+}
+
+// Lane i: t = I * d (- M * dmin, fused) of block i, the term its float step scales by yd.
+template <class T>
+[[gnu::always_inline]] static inline __m128 RowGroupTerms(const RowGroup& g) {
+  const __m128 d01 = _mm_unpacklo_ps(g.scales[0], g.scales[1]);  // d0 d1 m0 m1
+  const __m128 d23 = _mm_unpacklo_ps(g.scales[2], g.scales[3]);
+  if constexpr (T::kMins) {
+    const __m256 totals = _mm256_cvtepi32_ps(SumEachOf8(g.v));
+    const __m128 t = _mm_mul_ps(_mm256_castps256_ps128(totals), _mm_movelh_ps(d01, d23));
+    return _mm_fnmadd_ps(_mm256_extractf128_ps(totals, 1), _mm_movehl_ps(d23, d01), t);
+  } else {
+    return _mm_mul_ps(_mm_cvtepi32_ps(SumEachOf4(g.v)), _mm_movelh_ps(d01, d23));
+  }
+}
+
+// acc (lane 0) += t[i] * yd[i] (fused) for blocks i < N, in order.
+template <int N>
+[[gnu::always_inline]] static inline __m128 AccumulateRowGroup(__m128 acc, __m128 t,
+                                                               const __m128 yd[4]) {
+  acc = _mm_fmadd_ss(t, yd[0], acc);
+  if constexpr (N > 1) acc = _mm_fmadd_ss(_mm_movehdup_ps(t), yd[1], acc);
+  if constexpr (N > 2) acc = _mm_fmadd_ss(_mm_movehl_ps(t, t), yd[2], acc);
+  if constexpr (N > 3) {
+    acc = _mm_fmadd_ss(_mm_shuffle_ps(t, t, _MM_SHUFFLE(3, 3, 3, 3)), yd[3], acc);
+  }
+  return acc;
+}
+
+// dot(row, column) over nb blocks. Software-pipelined by groups of four blocks: a group's lane
+// reductions and serial float steps are issued ahead of the next group's integer sums, whose
+// long dependency chains hide their latency.
+template <class T>
+float RowDot(int64_t nb, const uint8_t* w, const uint8_t* a) {
+  __m128 acc = _mm_setzero_ps();
+  int64_t blk = 0;
+  RowGroup g;
+  if (nb >= 4) {
+    LoadRowGroup<T, 4>(w, a, g);
+    for (blk = 4; blk + 4 <= nb; blk += 4) {
+      const __m128 t = RowGroupTerms<T>(g);
+      const __m128 yd[4] = {g.yd[0], g.yd[1], g.yd[2], g.yd[3]};
+      LoadRowGroup<T, 4>(w + blk * sizeof(typename T::Block), a + blk * sizeof(BlockQ8_K), g);
+      acc = AccumulateRowGroup<4>(acc, t, yd);
+    }
+    acc = AccumulateRowGroup<4>(acc, RowGroupTerms<T>(g), g.yd);
+  }
+  // The last 1-3 blocks as one group.
+  const uint8_t* wt = w + blk * sizeof(typename T::Block);
+  const uint8_t* at = a + blk * sizeof(BlockQ8_K);
+  switch (nb - blk) {
+    case 1:
+      LoadRowGroup<T, 1>(wt, at, g);
+      acc = AccumulateRowGroup<1>(acc, RowGroupTerms<T>(g), g.yd);
+      break;
+    case 2:
+      LoadRowGroup<T, 2>(wt, at, g);
+      acc = AccumulateRowGroup<2>(acc, RowGroupTerms<T>(g), g.yd);
+      break;
+    case 3:
+      LoadRowGroup<T, 3>(wt, at, g);
+      acc = AccumulateRowGroup<3>(acc, RowGroupTerms<T>(g), g.yd);
+      break;
+    default:
+      break;
+  }
+  return _mm_cvtss_f32(acc);
+}
+
+// out[r] = dot(row r, the column) for nr rows, one row after the other: the weights are read
+// as one sequential stream, which is what decode from DRAM needs.
+template <class T>
+void RowsDot(int64_t nb, const uint8_t* w, size_t w_stride, int nr, const uint8_t* a, float* out) {
+  for (int r = 0; r < nr; ++r) out[r] = RowDot<T>(nb, w + r * w_stride, a);
+}
+
+// out[c * out_stride + r] = dot(weight row r, activation column c) over nb blocks, for R rows
+// and C > 1 columns; with `carry`, the accumulation continues from the values in out (a
+// previous call over the preceding blocks), which gives the same bits as one call over all
+// blocks. Each block's integer sums I and M are reduced exactly across lanes so that lane c
+// holds column c; the float steps then run on those lanes, block after block.
 template <class T, int R, int C>
 void Tile(int64_t nb, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
-          float* out, size_t out_stride, bool accumulate) {
-  __m256 acc[R], acc_min[R];
+          float* out, size_t out_stride, bool carry) {
+  static_assert(C > 1 && C <= 8, "one column: RowsDot");
+  __m256 acc[R];  // lane c of acc[r]: row r, column c
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) acc[r] = acc_min[r] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    alignas(32) float init[8] = {};
+    if (carry) {
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) init[c] = out[c * out_stride + r];
+    }
+    acc[r] = _mm256_load_ps(init);
+  }
   for (int64_t blk = 0; blk < nb; ++blk) {
     const uint8_t* b[R];
-    typename T::State st[R];
-    __m256i sums[R][C];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      b[r] = w + r * w_stride + blk * sizeof(typename T::Block);
-      T::Prepare(b[r], st[r]);
-#pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) sums[r][c] = _mm256_setzero_si256();
-    }
+    for (int r = 0; r < R; ++r) b[r] = w + r * w_stride + blk * sizeof(typename T::Block);
     const uint8_t* y = a + blk * sizeof(BlockQ8_K);
-    BlockSums<T, R, C>(b, st, y, a_stride, sums);
-
-    // Activation scales: one per column.
-    __m256 y_scales;
-    if constexpr (C == 1) {
-      y_scales = _mm256_broadcast_ss(reinterpret_cast<const float*>(y));
-    } else {
-      float yd[8] = {};
+    __m256i sums[R][C], mins[R][C];
+    BlockIntSums<T, R, C>(b, y, a_stride, sums, mins);
+    float yd[8] = {};
 #pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) yd[c] = LoadF32(y + c * a_stride + offsetof(BlockQ8_K, d));
-      y_scales = _mm256_setr_ps(yd[0], yd[1], yd[2], yd[3], yd[4], yd[5], yd[6], yd[7]);
-    }
+    for (int c = 0; c < C; ++c) yd[c] = LoadF32(y + c * a_stride + offsetof(BlockQ8_K, d));
+    const __m256 y_scales = _mm256_setr_ps(yd[0], yd[1], yd[2], yd[3], yd[4], yd[5], yd[6], yd[7]);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      __m256i mins[C];
-      if constexpr (T::kCorr) {
-        const __m256i corr = T::Corr(b[r], st[r]);
+      __m256i padded[8], padded_min[8];
 #pragma GCC unroll 8
-        for (int c = 0; c < C; ++c) {
-          const __m256i bsums = Load256(y + c * a_stride + offsetof(BlockQ8_K, bsums));
-          mins[c] = _mm256_madd_epi16(bsums, corr);
-          if constexpr (!T::kMins) sums[r][c] = _mm256_add_epi32(sums[r][c], mins[c]);
-        }
+      for (int c = 0; c < 8; ++c) {
+        padded[c] = c < C ? sums[r][c] : _mm256_setzero_si256();
+        if constexpr (T::kMins) padded_min[c] = c < C ? mins[r][c] : _mm256_setzero_si256();
       }
+      const __m256 total = _mm256_cvtepi32_ps(SumEachOf8(padded));
+      __m256 total_min = _mm256_setzero_ps();
+      if constexpr (T::kMins) total_min = _mm256_cvtepi32_ps(SumEachOf8(padded_min));
       const __m128 scales = T::Scales(b[r]);  // {d, dmin}
-      __m256i total, total_min;
-      if constexpr (C == 1) {
-        total = sums[r][0];
-        if constexpr (T::kMins) total_min = mins[0];
-      } else {
-        __m256i padded[8], padded_min[8];
-#pragma GCC unroll 8
-        for (int c = 0; c < 8; ++c) {
-          padded[c] = c < C ? sums[r][c] : _mm256_setzero_si256();
-          if constexpr (T::kMins) padded_min[c] = c < C ? mins[c] : _mm256_setzero_si256();
-        }
-        total = SumEachOf8(padded);
-        if constexpr (T::kMins) total_min = SumEachOf8(padded_min);
-      }
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
-                               _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(scales)), acc[r]);
-      if constexpr (T::kMins) {
-        acc_min[r] = _mm256_fmadd_ps(
-            _mm256_cvtepi32_ps(total_min),
-            _mm256_mul_ps(y_scales, _mm256_broadcastss_ps(_mm_movehdup_ps(scales))), acc_min[r]);
-      }
+      acc[r] = BlockStep<T>(acc[r], total, total_min, _mm256_broadcastss_ps(scales),
+                            _mm256_broadcastss_ps(_mm_movehdup_ps(scales)), y_scales);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    const __m256 total = _mm256_sub_ps(acc[r], acc_min[r]);
-    if constexpr (C == 1) {
-      const float v = HorizontalSum(total);
-      out[r] = accumulate ? out[r] + v : v;
-    } else {
-      float result[8];
-      _mm256_storeu_ps(result, total);
+    alignas(32) float result[8];
+    _mm256_store_ps(result, acc[r]);
 #pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) {
-        float& o = out[c * out_stride + r];
-        o = accumulate ? o + result[c] : result[c];
-      }
-    }
+    for (int c = 0; c < C; ++c) out[c * out_stride + r] = result[c];
   }
 }
 
@@ -528,26 +659,21 @@ template <class T>
 float VecDot(int64_t k, const void* w, const void* a) {
   DCHECK(k % kQK_K == 0);
   float result;
-  Tile<T, 1, 1>(k / kQK_K, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(a), 0,
-                &result, 0, false);
+  RowsDot<T>(k / kQK_K, static_cast<const uint8_t*>(w), 0, 1, static_cast<const uint8_t*>(a),
+             &result);
   return result;
 }
 
 // Activation bytes of one column tile kept in L1 while the rows stream past: without this, a
 // tile of 8 columns of a 4096-wide row (37 KB) would be re-read from L2 for every weight row.
+// The chunks carry their accumulators over, so chunking never changes a result.
 constexpr int64_t kActivationChunkBytes = 16 * 1024;
 
 template <class T, int kNc>
 void RowsTimesColumns(int64_t nb, const uint8_t* w, size_t w_stride, int nr, const uint8_t* a,
                       size_t a_stride, float* out, size_t out_stride) {
   if constexpr (kNc == 1) {
-    int r = 0;
-    if constexpr (kDecodeRows > 1) {
-      for (; r + kDecodeRows <= nr; r += kDecodeRows) {
-        Tile<T, kDecodeRows, 1>(nb, w + r * w_stride, w_stride, a, 0, out + r, 0, false);
-      }
-    }
-    for (; r < nr; ++r) Tile<T, 1, 1>(nb, w + r * w_stride, 0, a, 0, out + r, 0, false);
+    RowsDot<T>(nb, w, w_stride, nr, a, out);
   } else {
     const int64_t per_block = kNc * static_cast<int64_t>(sizeof(BlockQ8_K));
     const int64_t chunk =
