@@ -131,6 +131,63 @@ INSTANTIATE_TEST_SUITE_P(Shared, VocabularyTest,
                            return name;
                          });
 
+// Ids from Hugging Face tokenizers 0.23 (the Rust library, npm "tokenizers") on the models'
+// tokenizer.json files, with special tokens parsed from the text (HF always parses them).
+TEST(SharedBpeTokenizerTest, ChatMarkupWithSpecialTokensMatchesHuggingFace) {
+  struct Case {
+    const char* vocab;
+    std::string text;
+    std::vector<int32_t> ids;
+  };
+  const Case cases[] = {
+      {"qwen2",
+       "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n<think>\n",
+       {151644, 872, 198, 9707, 151645, 198, 151644, 77091, 198, 151667, 198}},
+      {"llama3",
+       "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+       {128000, 128006, 882, 128007, 271, 13347, 128009}},
+      {"deepseek-v3",
+       "<\xEF\xBD\x9C"
+       "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C><\xEF\xBD\x9CUser"
+       "\xEF\xBD\x9C>Hi<\xEF\xBD\x9C"
+       "Assistant\xEF\xBD\x9C><think>\n",
+       {0, 128803, 23166, 128804, 30, 37947, 1018}},
+  };
+  for (const Case& c : cases) {
+    const std::string base = std::string("golden/tokenizer/") + c.vocab + ".gguf";
+    SKIP_WITHOUT_SHARED(base);
+    const std::unique_ptr<Tokenizer> t = Load(SharedDir() / base);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->Encode(c.text, {.add_special = false, .parse_special = true}), c.ids) << c.vocab;
+    EXPECT_EQ(t->Decode(c.ids), c.text) << c.vocab;
+    // The last special token ends the turn.
+    const int32_t end = c.vocab == std::string("qwen2")    ? 151645
+                        : c.vocab == std::string("llama3") ? 128009
+                                                           : 1;
+    EXPECT_TRUE(t->IsEndOfGeneration(end)) << c.vocab;
+  }
+}
+
+// Qwen2's tokenizer.json normalizes to NFC: decomposed é, Hangul jamo and the Angstrom sign
+// encode like their composed forms (HF: [963, 126804, 79252]); Llama 3 has no normalizer.
+TEST(SharedBpeTokenizerTest, Qwen2NormalizesToNfc) {
+  SKIP_WITHOUT_SHARED("golden/tokenizer/qwen2.gguf");
+  SKIP_WITHOUT_SHARED("golden/tokenizer/llama3.gguf");
+  const std::string decomposed = "e\xCC\x81 \xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8 \xE2\x84\xAB";
+  const std::string composed = "\xC3\xA9 \xEA\xB0\x81 \xC3\x85";
+  const std::unique_ptr<Tokenizer> qwen = Load(SharedDir() / "golden/tokenizer/qwen2.gguf");
+  ASSERT_NE(qwen, nullptr);
+  const std::vector<int32_t> expected = {963, 126804, 79252};
+  EXPECT_EQ(qwen->Encode(decomposed, {.add_special = false}), expected);
+  EXPECT_EQ(qwen->Encode(composed, {.add_special = false}), expected);
+  EXPECT_EQ(qwen->Decode(expected), composed);
+  const std::unique_ptr<Tokenizer> llama = Load(SharedDir() / "golden/tokenizer/llama3.gguf");
+  ASSERT_NE(llama, nullptr);
+  EXPECT_NE(llama->Encode(decomposed, {.add_special = false}),
+            llama->Encode(composed, {.add_special = false}));
+  EXPECT_EQ(llama->Decode(llama->Encode(decomposed, {.add_special = false})), decomposed);
+}
+
 TEST(Aidreams260KTokenizerTest, PromptTokensAndGeneratedTextMatchLlamaCpp) {
   SKIP_WITHOUT_SHARED("models/aidreams260K.gguf");
   const std::unique_ptr<Tokenizer> tokenizer = Load(SharedDir() / "models/aidreams260K.gguf");
