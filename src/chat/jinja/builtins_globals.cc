@@ -127,8 +127,12 @@ Value Range(Interpreter& interp, CallArgs& args) {
   interp.Charge(static_cast<uint64_t>(length));
   std::vector<Value> items;
   items.reserve(static_cast<size_t>(length));
-  for (int64_t i = 0; i < static_cast<int64_t>(length); ++i)
-    items.push_back(Value::Int(start + i * step));
+  // Unsigned arithmetic: every item lies between start and stop, but i * step alone may not
+  // fit in int64.
+  for (uint64_t i = 0; i < length; ++i) {
+    items.push_back(Value::Int(
+        static_cast<int64_t>(static_cast<uint64_t>(start) + i * static_cast<uint64_t>(step))));
+  }
   Value range = Value::List(std::move(items), SeqKind::kRange);
   range.list().range_start = start;
   range.list().range_stop = stop;

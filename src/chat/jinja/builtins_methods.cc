@@ -302,6 +302,7 @@ Value BoundStrMethod(const Value& self, std::string_view method_name) {
   return MakeFunction(
       name,
       [self, name](Interpreter& interp, CallArgs& args) -> Value {
+        interp.ChargeValue(self);
         if (self.is_safe() && In(kMarkupEscapingMethods, name)) {
           for (Value& arg : args.positional) {
             if (arg.is_string() && !arg.is_safe()) arg = Value::String(HtmlEscape(arg.str()), true);
@@ -401,6 +402,7 @@ std::optional<Value> BuiltinAttr(Interpreter&, const Value& object, std::string_
       return MakeFunction(
           method,
           [object, method](Interpreter& interp, CallArgs& args) {
+            interp.ChargeValue(object);
             return ListMethod(interp, object, method, args);
           },
           "builtin_function_or_method");
@@ -417,6 +419,7 @@ std::optional<Value> BuiltinAttr(Interpreter&, const Value& object, std::string_
       return MakeFunction(
           method,
           [object, method](Interpreter& interp, CallArgs& args) {
+            interp.ChargeValue(object);
             return DictMethod(interp, object, method, args);
           },
           "builtin_function_or_method");

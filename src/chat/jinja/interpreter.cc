@@ -232,6 +232,21 @@ void Interpreter::Charge(uint64_t steps) {
   }
 }
 
+void Interpreter::ChargeValue(const Value& v) {
+  if (v.is_string()) {
+    Charge(1 + v.str().size() / 64);
+  } else if (v.is_list()) {
+    Charge(1 + v.list().items.size());
+  } else if (v.is_dict()) {
+    Charge(1 + v.dict().size());
+  }
+}
+
+void Interpreter::ChargeArgs(const CallArgs& args) {
+  for (const Value& v : args.positional) ChargeValue(v);
+  for (const auto& [name, v] : args.keyword) ChargeValue(v);
+}
+
 void Interpreter::CheckSize(size_t bytes) const {
   if (bytes > limits_.max_output_bytes) {
     Raise("MemoryError", "a string of " + std::to_string(bytes) + " bytes exceeds the limit of " +
@@ -241,6 +256,7 @@ void Interpreter::CheckSize(size_t bytes) const {
 
 void Interpreter::Emit(std::string_view text) {
   CheckSize(out_->size() + text.size());
+  Charge(text.size() / 64);
   out_->append(text);
 }
 
@@ -263,6 +279,7 @@ std::string Interpreter::Capture(const NodeList& body, const ScopePtr& scope, Fl
 
 Value Interpreter::Call(const Value& callee, CallArgs& args) {
   Charge(1);
+  ChargeArgs(args);
   if (callee.is_undefined()) RaiseUndefined(callee);
   if (callee.is_object() && callee.object().IsCallable()) return callee.object().Call(*this, args);
   Raise("TypeError", "'" + TypeName(callee) + "' object is not callable");
@@ -270,6 +287,8 @@ Value Interpreter::Call(const Value& callee, CallArgs& args) {
 
 Value Interpreter::CallFilter(std::string_view name, const Value& input, CallArgs& args) {
   Charge(1);
+  ChargeValue(input);
+  ChargeArgs(args);
   const FilterFunction filter = FindFilter(name);
   if (filter == nullptr) {
     if (IsJinjaFilter(name)) {
@@ -283,6 +302,8 @@ Value Interpreter::CallFilter(std::string_view name, const Value& input, CallArg
 
 bool Interpreter::CallTest(std::string_view name, const Value& input, CallArgs& args) {
   Charge(1);
+  ChargeValue(input);
+  ChargeArgs(args);
   const TestFunction test = FindTest(name);
   if (test == nullptr) {
     if (IsJinjaTest(name)) {
@@ -468,6 +489,25 @@ Value Interpreter::EvalSubscript(const GetitemNode& node, const ScopePtr& scope)
   const SliceBounds b =
       ResolveSlice(Length(object), SliceIndex(start), SliceIndex(stop), SliceIndex(step));
   Charge(static_cast<uint64_t>(b.count));
+  if (object.is_list() && object.seq_kind() == SeqKind::kRange) {
+    // A slice of a range is a range (Python computes its bounds from the slice's indices).
+    const ListData& r = object.list();
+    std::vector<Value> items;
+    for (int64_t i = 0, at = b.start; i < b.count; ++i, at += b.step) {
+      items.push_back(r.items[static_cast<size_t>(at)]);
+    }
+    Value range = Value::List(std::move(items), SeqKind::kRange);
+    const auto at = [&](int64_t index) {  // r.start + index * r.step, wrapping like the items
+      return static_cast<int64_t>(static_cast<uint64_t>(r.range_start) +
+                                  static_cast<uint64_t>(index) *
+                                      static_cast<uint64_t>(r.range_step));
+    };
+    range.list().range_start = at(b.start);
+    range.list().range_stop = at(b.stop);
+    range.list().range_step =
+        static_cast<int64_t>(static_cast<uint64_t>(r.range_step) * static_cast<uint64_t>(b.step));
+    return range;
+  }
   if (object.is_list()) {
     std::vector<Value> out;
     out.reserve(static_cast<size_t>(b.count));
@@ -577,6 +617,7 @@ std::string Interpreter::RenderRecursiveLoop(const ForNode& node, const ScopePtr
 void Interpreter::ExecFor(const ForNode& node, const ScopePtr& scope) {
   const Value iterable = Eval(*node.iter, scope);
   At(node);
+  ChargeValue(iterable);
   std::vector<Value> items = Iterate(iterable);
   Charge(items.size());
   if (node.filter) {
@@ -723,6 +764,8 @@ Value Interpreter::EvalCompare(const CompareNode& node, const ScopePtr& scope) {
   for (const auto& [op, expr] : node.rest) {
     Value right = Eval(*expr, scope);
     At(node);
+    ChargeValue(left);
+    ChargeValue(right);
     bool result = false;
     switch (op) {
       case CompareOpKind::kEq:
@@ -835,6 +878,8 @@ Value Interpreter::Eval(const Node& node, const ScopePtr& scope) {
       const Value left = Eval(*n.left, scope);
       const Value right = Eval(*n.right, scope);
       At(node);
+      ChargeValue(left);
+      ChargeValue(right);
       return BinaryOperation(*this, n.op, left, right);
     }
     case NodeKind::kAnd:

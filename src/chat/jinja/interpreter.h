@@ -19,8 +19,10 @@ namespace autarky::chat::jinja {
 // Bounds on one rendering, so that no template can take unbounded time or memory.
 struct RenderLimits {
   size_t max_output_bytes = size_t{32} << 20;  // also the largest string a template may build
-  uint64_t max_steps = 50'000'000;  // evaluated nodes, loop iterations, elements processed
-  int max_call_depth = 100;         // nested macro calls and recursive loops
+  // Evaluated nodes, loop iterations, elements and bytes/64 processed. Real chat templates
+  // take a few thousand steps per message; the limit bounds a render to about a second.
+  uint64_t max_steps = 10'000'000;
+  int max_call_depth = 100;  // nested macro calls and recursive loops
 };
 
 // Variables of one scope; lookups continue in the parent.
@@ -60,6 +62,10 @@ class Interpreter {
   Value GetItem(const Value& object, const Value& key);
   // Counts work against RenderLimits::max_steps.
   void Charge(uint64_t steps);
+  // Charges for work proportional to a value's size (a string's bytes / 64, a list's or
+  // dict's items): called where values enter filters, calls, operators and loops.
+  void ChargeValue(const Value& v);
+  void ChargeArgs(const CallArgs& args);
   // Fails when a string of `bytes` would exceed the size limit.
   void CheckSize(size_t bytes) const;
   std::optional<int64_t> now_seconds() const { return now_seconds_; }

@@ -76,19 +76,28 @@ class Lexer {
     throw TemplateError("TemplateSyntaxError: " + message, line, column);
   }
 
-  void Position(size_t offset, int& line, int& column) const {
+  void Position(size_t offset, int& line, int& column) {
+    offset = std::min(offset, src_.size());
     const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
     const size_t index = static_cast<size_t>(it - line_starts_.begin()) - 1;
     line = static_cast<int>(index + 1);
-    const size_t start = line_starts_[index];
-    column = static_cast<int>(CodePointCount(
-                 std::string_view(src_).substr(start, std::min(offset, src_.size()) - start))) +
-             1;
+    // Tokens come in order: count characters on from the previous position when it is on the
+    // same line, so that a long one-line template costs linear time, not quadratic.
+    size_t from = line_starts_[index];
+    int64_t count = 0;
+    if (cursor_line_ == index && cursor_offset_ <= offset) {
+      from = cursor_offset_;
+      count = cursor_column_;
+    }
+    count +=
+        static_cast<int64_t>(CodePointCount(std::string_view(src_).substr(from, offset - from)));
+    cursor_line_ = index;
+    cursor_offset_ = offset;
+    cursor_column_ = count;
+    column = static_cast<int>(std::min<int64_t>(count + 1, INT32_MAX));
   }
 
-  void SetPosition(Token& token, size_t offset) const {
-    Position(offset, token.line, token.column);
-  }
+  void SetPosition(Token& token, size_t offset) { Position(offset, token.line, token.column); }
 
   void CheckUtf8() {
     for (size_t i = 0; i < src_.size();) {
@@ -593,6 +602,9 @@ class Lexer {
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   bool line_starting_ = true;
+  // The last position computed (see Position).
+  size_t cursor_line_ = SIZE_MAX, cursor_offset_ = 0;
+  int64_t cursor_column_ = 0;
 };
 
 }  // namespace

@@ -211,6 +211,7 @@ SliceBounds ResolveSlice(int64_t length, std::optional<int64_t> start, std::opti
   };
   out.start = clamp(start, out.step > 0 ? lower : upper);
   const int64_t end = clamp(stop, out.step > 0 ? upper : lower);
+  out.stop = end;
   if (out.step > 0) {
     out.count = end > out.start ? (end - out.start - 1) / out.step + 1 : 0;
   } else {

@@ -20,7 +20,7 @@ Value UnaryOperation(UnaryOp op, const Value& operand);
 
 // Python's slice(start, stop, step).indices(length) as the list of selected indices' bounds.
 struct SliceBounds {
-  int64_t start = 0, step = 1, count = 0;
+  int64_t start = 0, stop = 0, step = 1, count = 0;
 };
 SliceBounds ResolveSlice(int64_t length, std::optional<int64_t> start, std::optional<int64_t> stop,
                          std::optional<int64_t> step);

@@ -621,6 +621,13 @@ std::vector<Value> Iterate(const Value& v) {
     case Kind::kString: {
       std::vector<Value> out;
       const std::string& s = v.str();
+      // One value per character: refuse what would take gigabytes (no chat template walks
+      // a long text character by character; Python would).
+      if (s.size() > kMaxIteratedStringBytes) {
+        Raise("MemoryError", "iterating over a string of " + std::to_string(s.size()) +
+                                 " bytes (the limit is " + std::to_string(kMaxIteratedStringBytes) +
+                                 ")");
+      }
       for (size_t i = 0; i < s.size();) {
         const size_t start = i;
         DecodeUtf8(s, i);

@@ -58,6 +58,8 @@ struct ListData {
 // Lists and dicts nest at most this deep, so that printing, comparing, serializing and
 // destroying them cannot exhaust the stack (Python raises RecursionError near 1000 too).
 inline constexpr uint32_t kMaxValueDepth = 512;
+// The longest string that can be iterated character by character (a value per character).
+inline constexpr size_t kMaxIteratedStringBytes = size_t{1} << 20;
 
 // Why a value is undefined, for the error raised when it is used.
 struct UndefinedInfo {
