@@ -50,7 +50,9 @@ BpeModel::BpeModel(const std::vector<std::string>& pieces, const std::vector<std
       byte_ids_[static_cast<uint8_t>(raw[0])] = id;
     }
   }
-  merges_.reserve(merges.size());
+  size_t capacity = 16;
+  while (capacity < 2 * merges.size()) capacity *= 2;
+  merges_.assign(capacity, Slot{});
   std::string left_raw;
   std::string right_raw;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
@@ -67,7 +69,35 @@ BpeModel::BpeModel(const std::vector<std::string>& pieces, const std::vector<std
     const int32_t result = Find(left_raw + right_raw);
     if (left < 0 || right < 0 || result < 0) continue;
     // The first (highest-priority) occurrence of a pair wins.
-    merges_.emplace(PairKey(left, right), Merge{static_cast<int32_t>(rank), result});
+    InsertMerge(PairKey(left, right), Merge{static_cast<int32_t>(rank), result});
+  }
+}
+
+namespace {
+size_t SlotOf(uint64_t key, size_t mask) {
+  // Fibonacci hashing: the high bits of key * 2^64/phi are well mixed.
+  return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+}  // namespace
+
+void BpeModel::InsertMerge(uint64_t key, Merge merge) {
+  const size_t mask = merges_.size() - 1;
+  for (size_t i = SlotOf(key, mask);; i = (i + 1) & mask) {
+    if (merges_[i].key == key) return;
+    if (merges_[i].key == kEmptyKey) {
+      merges_[i] = {key, merge};
+      ++merge_count_;
+      return;
+    }
+  }
+}
+
+const BpeModel::Merge* BpeModel::FindMerge(int32_t left, int32_t right) const {
+  const uint64_t key = PairKey(left, right);
+  const size_t mask = merges_.size() - 1;
+  for (size_t i = SlotOf(key, mask);; i = (i + 1) & mask) {
+    if (merges_[i].key == key) return &merges_[i].merge;
+    if (merges_[i].key == kEmptyKey) return nullptr;
   }
 }
 
@@ -102,10 +132,9 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>& out) cons
   std::priority_queue<Candidate, std::vector<Candidate>, CandidateOrder> queue;
   auto try_merge = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
-    const auto it = merges_.find(PairKey(symbols[left].id, symbols[right].id));
-    if (it == merges_.end()) return;
-    queue.push(
-        {it->second.rank, left, right, symbols[left].id, symbols[right].id, it->second.result});
+    const Merge* merge = FindMerge(symbols[left].id, symbols[right].id);
+    if (merge == nullptr) return;
+    queue.push({merge->rank, left, right, symbols[left].id, symbols[right].id, merge->result});
   };
   for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_merge(i - 1, i);
 

@@ -30,7 +30,7 @@ class BpeModel {
     return it == piece_ids_.end() ? -1 : it->second;
   }
   int32_t ByteToken(uint8_t byte) const { return byte_ids_[byte]; }
-  size_t merge_count() const { return merges_.size(); }
+  size_t merge_count() const { return merge_count_; }
 
  private:
   struct Merge {
@@ -42,9 +42,21 @@ class BpeModel {
            static_cast<uint32_t>(right);
   }
 
+  // (left, right) -> merge, or nullptr. An open-addressing table: this lookup is the inner loop
+  // of encoding (about one per byte), and a node-based map costs two cache misses per probe.
+  const Merge* FindMerge(int32_t left, int32_t right) const;
+  void InsertMerge(uint64_t key, Merge merge);  // keeps an existing entry (the higher priority)
+
+  static constexpr uint64_t kEmptyKey = ~uint64_t{0};  // ids are non-negative: never a real key
+  struct Slot {
+    uint64_t key = kEmptyKey;
+    Merge merge{};
+  };
+
   std::unordered_map<std::string_view, int32_t> piece_ids_;  // raw bytes -> normal token
-  std::unordered_map<uint64_t, Merge> merges_;               // (left, right) -> rank, result
-  std::array<int32_t, 256> byte_ids_;                        // single-byte tokens, -1 if absent
+  std::vector<Slot> merges_;                                 // capacity: a power of two
+  size_t merge_count_ = 0;
+  std::array<int32_t, 256> byte_ids_;  // single-byte tokens, -1 if absent
   bool ignore_merges_;
 };
 
