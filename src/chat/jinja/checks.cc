@@ -41,6 +41,7 @@ class Checker {
         return;
       case NodeKind::kFor: {
         const auto& n = static_cast<const ForNode&>(node);
+        CheckLoopVariable(n);
         Check(*n.iter, soft, in_loop);
         if (n.filter) Check(*n.filter, false, false);
         for (const NodePtr& s : n.body) Check(*s, false, true);
@@ -74,6 +75,58 @@ class Checker {
   }
 
  private:
+  // Names a subtree assigns (set, for and with targets) and reads.
+  struct NameUses {
+    bool stores_loop = false, loads_loop = false;
+  };
+
+  static void MarkTarget(const Node& target, NameUses& uses) {
+    if (target.kind == NodeKind::kName) {
+      if (static_cast<const NameNode&>(target).name == "loop") uses.stores_loop = true;
+    } else if (target.kind == NodeKind::kTuple) {
+      for (const NodePtr& item : static_cast<const SequenceNode&>(target).items) {
+        MarkTarget(*item, uses);
+      }
+    }
+  }
+
+  static void FindLoopUses(const Node& node, NameUses& uses) {
+    const Node* target = nullptr;
+    if (node.kind == NodeKind::kAssign) target = static_cast<const AssignNode&>(node).target.get();
+    if (node.kind == NodeKind::kAssignBlock) {
+      target = static_cast<const AssignBlockNode&>(node).target.get();
+    }
+    if (node.kind == NodeKind::kFor) target = static_cast<const ForNode&>(node).target.get();
+    if (target != nullptr) MarkTarget(*target, uses);
+    if (node.kind == NodeKind::kWith) {
+      for (const auto& [t, v] : static_cast<const WithNode&>(node).assignments)
+        MarkTarget(*t, uses);
+    }
+    if (node.kind == NodeKind::kName && static_cast<const NameNode&>(node).name == "loop" &&
+        &node != target) {
+      uses.loads_loop = true;
+    }
+    ForEachChild(node, [&](const Node& child) {
+      if (&child != target) FindLoopUses(child, uses);
+    });
+  }
+
+  // jinja2 refuses to compile a loop that uses `loop` and also assigns that name anywhere
+  // in it.
+  static void CheckLoopVariable(const ForNode& node) {
+    NameUses body;
+    for (const NodePtr& s : node.body) FindLoopUses(*s, body);
+    if (!node.recursive && !body.loads_loop) return;
+    NameUses all = body;
+    MarkTarget(*node.target, all);
+    for (const NodePtr& s : node.else_body) FindLoopUses(*s, all);
+    if (all.stores_loop) {
+      throw TemplateError(
+          "TemplateAssertionError: Can't assign to special loop variable in for-loop target",
+          node.line, node.column);
+    }
+  }
+
   const ParserNames& names_;
 };
 
