@@ -15,5 +15,6 @@ void AddChatCommand(CLI::App& app, int& exit_code);
 void AddRandomModelCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
 void AddTemplateCommand(CLI::App& app, int& exit_code);
+void AddServeCommand(CLI::App& app, int& exit_code);
 
 }  // namespace autarky::cli
