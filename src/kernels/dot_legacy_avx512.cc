@@ -1,17 +1,24 @@
 // AVX-512 (F/BW/VL + VNNI) kernels of the legacy weight types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
 // IQ4_NL against Q8_0 / Q8_1 activations (see ref/dot_legacy.cc for the formats and pairing).
 //
-// One zmm holds two blocks (64 weights). Every type is decoded to unsigned bytes u = w + o
-// (o = 8 for Q4_0, 16 for Q5_0, 128 for Q8_0 and IQ4_NL, 0 for Q4_1 / Q5_1), so one vpdpbusd
-// (u8 x s8) forms the products; the exact integer block sum is sum(u * a) - o * sum(a), with
-// o * sum(a) from a second vpdpbusd on the activations alone, computed once per activation
-// column and shared by every weight row of a tile. Block scales are fetched four blocks at a
-// time with one word permute, converted together and applied per 32-bit lane (each lane holds a
-// partial sum of one block), so horizontal sums happen once per output.
+// Every type is decoded to unsigned bytes u = w + o (o = 8 for Q4_0, 16 for Q5_0, 128 for Q8_0
+// and IQ4_NL, 0 for Q4_1 / Q5_1), so vpdpbusd (u8 x s8) forms the products; a block's exact
+// integer sum I = sum(w * a) is sum(u * a) - o * sum(a). Every output, whatever path computes
+// it, then takes the same float steps (batch invariance): per block b
+//   v_b = float(I_b) * (dw * da)       (dw * da rounded to float first)
+//   v_b = v_b + m * s                  (fused; Q4_1 / Q5_1: the min times the activation sum)
+// with the F16 scales dw, da, m, s converted to float, and per group of four blocks, in order,
+//   acc = acc + ((v_4g + v_4g+1) + (v_4g+2 + v_4g+3))
+// where blocks past the end of the row count as +0. (One serial add per four blocks: a serial
+// step per 32-element block would bound the one-column path by the add latency.)
 //
-// gemm runs tiles of kTileRows weight rows x up to kTileCols activation columns: each weight
-// pair is unpacked once per tile and each activation pair loaded once per tile. vec_dot is the
-// 1 x 1 tile.
+// Two paths:
+//  - one column at a time (vec_dot, decode, small batches): a row is read 4 blocks per pair of
+//    registers (lanes 4i .. 4i + 3 hold block i), the block sums are reduced within 128-bit
+//    lanes and the float steps run on single lanes. The column's quads, offsets and scales are
+//    prepared once for all rows.
+//  - prompt processing: panels of 16 rows repacked on the fly (lanes = rows), one vpdpbusd with
+//    4 broadcast activation bytes per 16 outputs; see PackedGemmKernels in kernel_table.h.
 // GCC 12's AVX-512 headers build "undefined" pass-through vectors as self-initialized variables
 // (GCC bug 105593), which -Wmaybe-uninitialized reports at -O2 and above; the pragma must
 // precede the header.
@@ -31,19 +38,9 @@
 namespace autarky::kernels {
 namespace {
 
-constexpr int kGroup = 4;     // blocks whose scales are fetched together
-constexpr int kTileRows = 4;  // 4 x 4 measured fastest for nc = 8 on Zen 4 (vs 2x8, 4x2, 3x4)
-constexpr int kTileCols = 4;
+constexpr int kGroup = 4;  // blocks per pair of quad registers
 
 // Horizontal sums and maximum. (GCC 12's _mm512_reduce_* trip -Werror=uninitialized.)
-[[gnu::always_inline]] static inline float HorizontalSum(__m512 v) {
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
-  __m128 x = _mm512_castps512_ps128(v);
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
-}
-
 [[gnu::always_inline]] static inline float HorizontalMax(__m512 v) {
   v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
@@ -105,13 +102,11 @@ template <typename Block>
 
 #include "kernels/legacy_act_quant_inl.h"
 
-// ---- loading quants
+// ---- weights as unsigned bytes, four blocks per pair of registers
 //
-// Nibble types are processed 4 blocks at a time in two registers: `lo` holds weights 0-15 of
-// blocks 0-3 in its four 128-bit lanes, `hi` weights 16-31 (the low and high nibbles of the
-// same bytes), and the activations are arranged to match. Each 32-bit lane then belongs to one
-// block, so the lanes of 4 blocks are scaled with one multiply. Q8_0 weights are processed two
-// blocks per register, in weight order.
+// `lo` holds bytes 0-15 of blocks 0-3 in its four 128-bit lanes, `hi` bytes 16-31 (for nibble
+// types the low and high nibbles of the same 16 bytes), and activations are arranged to match,
+// so every 32-bit lane of a product belongs to one block.
 
 // Four 16-byte pieces, `stride` bytes apart, as the four 128-bit lanes of a register.
 [[gnu::always_inline]] static inline __m512i LoadQuad16(const uint8_t* p, size_t stride) {
@@ -124,16 +119,16 @@ template <typename Block>
   return _mm512_inserti32x4(v, load(p + 3 * stride), 3);
 }
 
-// Activation quants of 4 blocks: lo = quants 0-15 of each block, hi = quants 16-31.
-template <typename Act>
-[[gnu::always_inline]] static inline void LoadActQuad(const Act* a, __m512i* lo, __m512i* hi) {
+// The 32 quant bytes of 4 blocks split into lo (bytes 0-15 of each) and hi (16-31).
+template <typename Block>
+[[gnu::always_inline]] static inline void QuadsOf32(const Block* b, __m512i* lo, __m512i* hi) {
   const auto load = [](const uint8_t* q) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
   };
   const __m512i z01 =
-      _mm512_inserti64x4(_mm512_zextsi256_si512(load(QsOf(a))), load(QsOf(a + 1)), 1);
+      _mm512_inserti64x4(_mm512_zextsi256_si512(load(QsOf(b))), load(QsOf(b + 1)), 1);
   const __m512i z23 =
-      _mm512_inserti64x4(_mm512_zextsi256_si512(load(QsOf(a + 2))), load(QsOf(a + 3)), 1);
+      _mm512_inserti64x4(_mm512_zextsi256_si512(load(QsOf(b + 2))), load(QsOf(b + 3)), 1);
   *lo = _mm512_shuffle_i64x2(z01, z23, _MM_SHUFFLE(2, 0, 2, 0));
   *hi = _mm512_shuffle_i64x2(z01, z23, _MM_SHUFFLE(3, 1, 3, 1));
 }
@@ -163,8 +158,7 @@ template <typename Block>
   *hi = _mm512_mask_add_epi8(*hi, _cvtu64_mask64(hi_bits), *hi, sixteen);
 }
 
-// ---- the weight types: unsigned quants u = w + kOffset (see the file comment)
-
+// The weight types: Unpack gives the unsigned bytes u = w + kOffset of 4 consecutive blocks.
 struct KindQ4_0 {
   using Block = BlockQ4_0;
   using Act = BlockQ8_0;
@@ -224,20 +218,18 @@ struct KindIQ4_NL {
   }
 };
 
-// Q8_0 weights: two blocks per register, handled by GroupPairs.
 struct KindQ8_0 {
   using Block = BlockQ8_0;
   using Act = BlockQ8_0;
   static constexpr int kOffset = 128;
+  static constexpr bool kMin = false;
+  [[gnu::always_inline]] static void Unpack(const Block* b, __m512i* lo, __m512i* hi) {
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));  // w + 128
+    QuadsOf32(b, lo, hi);
+    *lo = _mm512_xor_si512(*lo, flip);
+    *hi = _mm512_xor_si512(*hi, flip);
+  }
 };
-
-// Quants of two consecutive 32-quant blocks whose quants start at `qs`, in weight order.
-template <size_t kStride>
-[[gnu::always_inline]] static inline __m512i LoadQuantPair(const uint8_t* qs) {
-  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
-  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + kStride));
-  return _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
-}
 
 // ---- scales
 
@@ -247,166 +239,427 @@ template <size_t kStride>
   return h;
 }
 
-// The 4 scales and 4 mins (or sums) of a group of 4 blocks as 8 floats: d0..d3, m0..m3.
-// The halves are gathered with scalar loads and shifts, which keep the vector units free.
-template <typename Block, bool kSecond>
-[[gnu::always_inline]] static inline __m256 GroupScales(const Block* b) {
-  const auto* bytes = reinterpret_cast<const uint8_t*>(b);
+// The F16 at byte `offset` of 4 consecutive blocks, as 4 floats.
+template <typename Block, size_t kOffsetBytes>
+[[gnu::always_inline]] static inline __m128 GroupHalves(const Block* b) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(b) + kOffsetBytes;
   constexpr size_t kS = sizeof(Block);
-  const uint64_t d = LoadHalf(bytes) | LoadHalf(bytes + kS) << 16 | LoadHalf(bytes + 2 * kS) << 32 |
+  const uint64_t h = LoadHalf(bytes) | LoadHalf(bytes + kS) << 16 | LoadHalf(bytes + 2 * kS) << 32 |
                      LoadHalf(bytes + 3 * kS) << 48;
-  __m128i halves = _mm_cvtsi64_si128(static_cast<int64_t>(d));
-  if constexpr (kSecond) {
-    const uint64_t m = LoadHalf(bytes + 2) | LoadHalf(bytes + kS + 2) << 16 |
-                       LoadHalf(bytes + 2 * kS + 2) << 32 | LoadHalf(bytes + 3 * kS + 2) << 48;
-    halves = _mm_insert_epi64(halves, static_cast<int64_t>(m), 1);
-  }
-  return _mm256_cvtph_ps(halves);
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
 }
 
-// Lane i of a quad register belongs to block i / 4: lanes 0-3 of `scales` spread accordingly.
-[[gnu::always_inline]] static inline __m512 ExpandQuad(__m256 scales) {
-  const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(scales));
-}
-
-// Pair registers: lanes 0-7 belong to block 2 * kPair of the group, lanes 8-15 to the next.
-template <int kPair>
-[[gnu::always_inline]] static inline __m512 ExpandPair(__m256 scales) {
-  constexpr int a = 2 * kPair, b = 2 * kPair + 1;
-  const __m512i idx = _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
-  return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(scales));
-}
-
-// -o * sum(a) per 32-bit lane (4 quants): the start value of each sum(u * a), which makes the
-// result the exact sum((u - o) * a) = sum(w * a).
-template <int kOffset>
-[[gnu::always_inline]] static inline __m512i OffsetInit(__m512i q) {
-  const __m512i zero = _mm512_setzero_si512();
-  if constexpr (kOffset == 0) {
-    return zero;
+// The F16 scale d of 4 consecutive blocks (lanes 0-3) and, for types with a min, their m
+// (lanes 4-7), as floats: one or two loads of the blocks and a word permute. The loads are
+// masked to the 4 blocks, which never end within the first 64 bytes (blocks are >= 18 bytes).
+template <typename Block, bool kWithMin>
+[[gnu::always_inline]] static inline __m256 BlockScales(const Block* b) {
+  constexpr int kS = sizeof(Block);
+  constexpr int kBytes = 4 * kS;
+  constexpr int kD = offsetof(Block, d) / 2;
+  constexpr int kM = kWithMin ? 1 : 0;  // m, when present, follows d
+  constexpr int kW = kS / 2;            // words per block
+  static_assert(kS % 2 == 0 && kBytes >= 64 && 2 * (kD + kM + 3 * kW) < 128);
+  // Word indices, highest lane first.
+  const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       0, 0, 0, 0, kD + kM + 3 * kW, kD + kM + 2 * kW, kD + kM + kW,
+                                       kD + kM, kD + 3 * kW, kD + 2 * kW, kD + kW, kD);
+  const auto* p = reinterpret_cast<const uint8_t*>(b);
+  const __m512i v0 = _mm512_loadu_si512(p);
+  __m512i words;
+  if constexpr (kBytes > 64) {
+    const __mmask64 tail = _cvtu64_mask64(kBytes >= 128 ? ~0ULL : (1ULL << (kBytes - 64)) - 1);
+    words = _mm512_permutex2var_epi16(v0, idx, _mm512_maskz_loadu_epi8(tail, p + 64));
   } else {
-    const __m512i o = _mm512_set1_epi8(static_cast<char>(kOffset));
-    return _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, o, q));
+    words = _mm512_permutexvar_epi16(idx, v0);
+  }
+  return _mm256_cvtph_ps(_mm512_castsi512_si128(words));
+}
+
+// Lanes 4i .. 4i + 3 of the result = sum of those lanes of v (the sum of block i).
+[[gnu::always_inline]] static inline __m512i SumLaneQuads(__m512i v) {
+  v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_BADC));
+  return _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_CDAB));
+}
+
+// ---- one column: the column side, prepared once for all rows
+
+template <typename K>
+struct ColumnGroup {
+  __m512i q_lo, q_hi;  // activation quants of 4 blocks, arranged as the weights
+  __m512i init;        // -kOffset * (sum of the block's quants), spread over its 4 lanes
+  __m128 da;           // activation scales
+  __m128 sa;           // activation sums s (Q8_1)
+};
+
+// Prepares 4 consecutive activation blocks at a.
+template <typename K>
+[[gnu::always_inline]] static inline void PrepareColumnGroup(const typename K::Act* a,
+                                                             ColumnGroup<K>& g) {
+  using Act = typename K::Act;
+  QuadsOf32(a, &g.q_lo, &g.q_hi);
+  g.init = _mm512_setzero_si512();
+  if constexpr (K::kOffset != 0) {
+    // -o * sum(a) per 32-bit lane: the start of each sum(u * a) that makes it sum(w * a).
+    const __m512i o = _mm512_set1_epi8(static_cast<char>(K::kOffset));
+    const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(g.init, o, g.q_lo), o, g.q_hi);
+    g.init = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
+  }
+  g.da = GroupHalves<Act, offsetof(Act, d)>(a);
+  if constexpr (K::kMin) g.sa = GroupHalves<Act, offsetof(Act, s)>(a);
+}
+
+// Copies of the last 1-3 blocks of a row or column, padded with zero blocks (scale 0, quants 0),
+// so that they can be read four at a time.
+template <typename Block>
+struct PaddedGroup {
+  Block blocks[kGroup];
+  PaddedGroup(const Block* b, int n) {
+    std::memset(blocks, 0, sizeof blocks);
+    std::memcpy(blocks, b, n * sizeof(Block));
+  }
+};
+
+// Prepares the nb blocks of one activation column, ceil(nb / 4) groups.
+template <typename K>
+void PrepareColumn(const uint8_t* a, int64_t nb, ColumnGroup<K>* groups) {
+  using Act = typename K::Act;
+  const auto* blocks = reinterpret_cast<const Act*>(a);
+  int64_t g = 0;
+  for (; 4 * g + kGroup <= nb; ++g) PrepareColumnGroup<K>(blocks + 4 * g, groups[g]);
+  if (const int rest = static_cast<int>(nb - 4 * g); rest != 0) {
+    const PaddedGroup<Act> pad(blocks + 4 * g, rest);
+    PrepareColumnGroup<K>(pad.blocks, groups[g]);
   }
 }
 
-// ---- one group of 4 blocks for an R x C tile; w[r], a[c] point at the group's first block
+// The float steps of one group of four blocks (the first N real, the others zero blocks),
+// continuing from acc (lane 0).
+template <typename K>
+[[gnu::always_inline]] static inline __m128 RowGroupSteps(const typename K::Block* w,
+                                                          const ColumnGroup<K>& col, __m128 acc) {
+  using Block = typename K::Block;
+  __m512i lo, hi;
+  K::Unpack(w, &lo, &hi);
+  const __m512i sums =
+      SumLaneQuads(_mm512_dpbusd_epi32(_mm512_dpbusd_epi32(col.init, lo, col.q_lo), hi, col.q_hi));
+  // Lane i: block i's exact sum I, as a float.
+  const __m128 total = _mm_cvtepi32_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi32(
+      _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), sums)));
+  const __m256 dm = BlockScales<Block, K::kMin>(w);  // d, m
+  __m128 v = _mm_mul_ps(total, _mm_mul_ps(_mm256_castps256_ps128(dm), col.da));
+  if constexpr (K::kMin) v = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), col.sa, v);
+  // (v0 + v1) + (v2 + v3); zero blocks give v = +0.
+  const __m128 pairs = _mm_add_ps(v, _mm_movehdup_ps(v));
+  return _mm_add_ss(acc, _mm_add_ss(pairs, _mm_movehl_ps(pairs, pairs)));
+}
 
-template <typename K, int R, int C>
-[[gnu::always_inline]] static inline void GroupQuads(const typename K::Block* const* w,
-                                                     const typename K::Act* const* a,
-                                                     __m512 (&acc)[R][C]) {
-  using Act = typename K::Act;
-  __m512i lo[R], hi[R];
-  __m256 w_raw[R];
-  __m512 w_scale[R];
-  for (int r = 0; r < R; ++r) {
-    K::Unpack(w[r], &lo[r], &hi[r]);
-    w_raw[r] = GroupScales<typename K::Block, K::kMin>(w[r]);
-    w_scale[r] = ExpandQuad(w_raw[r]);
+// dot(row w, the prepared column) over nb blocks, continuing from acc.
+template <typename K>
+float RowDot(int64_t nb, const typename K::Block* w, const ColumnGroup<K>* col, float acc) {
+  __m128 a = _mm_set_ss(acc);
+  int64_t g = 0;
+  for (; 4 * g + kGroup <= nb; ++g) a = RowGroupSteps<K>(w + 4 * g, col[g], a);
+  if (const int rest = static_cast<int>(nb - 4 * g); rest != 0) {
+    const PaddedGroup<typename K::Block> pad(w + 4 * g, rest);
+    a = RowGroupSteps<K>(pad.blocks, col[g], a);
   }
-  for (int c = 0; c < C; ++c) {
-    __m512i q_lo, q_hi;
-    LoadActQuad(a[c], &q_lo, &q_hi);
-    __m512i init = OffsetInit<K::kOffset>(q_lo);
-    if constexpr (K::kOffset != 0) init = _mm512_add_epi32(init, OffsetInit<K::kOffset>(q_hi));
-    const __m256 a_raw = GroupScales<Act, K::kMin>(a[c]);
-    const __m512 a_scale = ExpandQuad(a_raw);
-    for (int r = 0; r < R; ++r) {
-      const __m512i sums = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo[r], q_lo), hi[r], q_hi);
-      const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), a_scale);
-      acc[r][c] = _mm512_fmadd_ps(scaled, w_scale[r], acc[r][c]);
-      if constexpr (K::kMin) {
-        // m * s of the 4 blocks into lanes 4-7, summed with the rest at the end.
-        acc[r][c] = _mm512_mask3_fmadd_ps(_mm512_castps256_ps512(w_raw[r]),
-                                          _mm512_castps256_ps512(a_raw), acc[r][c], 0x00f0);
+  return _mm_cvtss_f32(a);
+}
+
+// Blocks per column chunk prepared on the stack (56 KiB): longer rows go in chunks, whose
+// accumulations carry over through out.
+constexpr int64_t kColumnChunkBlocks = 1024;
+
+// out[c * out_stride + r] for nr rows x nc columns, one column at a time: the column is
+// prepared once, then the rows stream past it one after the other (sequential reads, which is
+// what decode from DRAM needs).
+template <typename K>
+void Gemm(int64_t k, const void* w, size_t w_stride, int nr, const void* a, size_t a_stride, int nc,
+          float* out, size_t out_stride) {
+  using Block = typename K::Block;
+  const int64_t nb = k / kQK;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  ColumnGroup<K> col[kColumnChunkBlocks / kGroup];
+  for (int c = 0; c < nc; ++c) {
+    float* o = out + c * out_stride;
+    for (int64_t b0 = 0; b0 < nb; b0 += kColumnChunkBlocks) {
+      const int64_t len = nb - b0 < kColumnChunkBlocks ? nb - b0 : kColumnChunkBlocks;
+      PrepareColumn<K>(ab + c * a_stride + b0 * sizeof(typename K::Act), len, col);
+      for (int r = 0; r < nr; ++r) {
+        const auto* row = reinterpret_cast<const Block*>(wb + r * w_stride) + b0;
+        o[r] = RowDot<K>(len, row, col, b0 > 0 ? o[r] : 0.0f);
       }
     }
   }
 }
 
-template <typename K, int R, int C>
-[[gnu::always_inline]] static inline void GroupPairs(const typename K::Block* const* w,
-                                                     const typename K::Act* const* a,
-                                                     __m512 (&acc)[R][C]) {
-  using Block = typename K::Block;
-  using Act = typename K::Act;
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m256 w_raw[R];
-  __m512i u[R][2];
-  for (int r = 0; r < R; ++r) {
-    w_raw[r] = GroupScales<Block, false>(w[r]);
-    u[r][0] = _mm512_xor_si512(LoadQuantPair<sizeof(Block)>(QsOf(w[r])), flip);  // w + 128
-    u[r][1] = _mm512_xor_si512(LoadQuantPair<sizeof(Block)>(QsOf(w[r] + 2)), flip);
-  }
-  for (int c = 0; c < C; ++c) {
-    const __m256 a_raw = GroupScales<Act, false>(a[c]);
-    __m512i q[2], init[2];
-    for (int pair = 0; pair < 2; ++pair) {
-      q[pair] = LoadQuantPair<sizeof(Act)>(QsOf(a[c] + 2 * pair));
-      init[pair] = OffsetInit<K::kOffset>(q[pair]);
-    }
-    for (int r = 0; r < R; ++r) {
-      const __m256 scales = _mm256_mul_ps(w_raw[r], a_raw);
-      __m512 sum = acc[r][c];
-      sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(init[0], u[r][0], q[0])),
-                            ExpandPair<0>(scales), sum);
-      sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(init[1], u[r][1], q[1])),
-                            ExpandPair<1>(scales), sum);
-      acc[r][c] = sum;
-    }
-  }
-}
-
-template <typename K, int R, int C>
-[[gnu::always_inline]] static inline void Group(const typename K::Block* const* w,
-                                                const typename K::Act* const* a,
-                                                __m512 (&acc)[R][C]) {
-  if constexpr (sizeof(typename K::Block) == sizeof(BlockQ8_0)) {
-    GroupPairs<K, R, C>(w, a, acc);
-  } else {
-    GroupQuads<K, R, C>(w, a, acc);
-  }
-}
-
-using Acc = __m512;
-[[gnu::always_inline]] static inline Acc AccZero() { return _mm512_setzero_ps(); }
-
-#include "kernels/legacy_tile_inl.h"
-
 template <typename K>
 float VecDot(int64_t k, const void* w, const void* a) {
   float out;
-  Tile<K, 1, 1>(k / kQK, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(a), 0, &out,
-                0);
+  Gemm<K>(k, w, 0, 1, a, 0, 1, &out, 0);
   return out;
 }
 
-#include "kernels/gemm_tiling_inl.h"
+// ---- prompt processing over packed panels
+
+namespace packed {
+
+constexpr int kRows = 16;
+constexpr int kMaxColumns = 6;  // 4 registers per column
+// A packed block of 16 rows: the quants u as {8 steps}{16 rows}{4 bytes}, then dw {16} and
+// m {16} as floats.
+constexpr size_t kQuantBytes = 8 * 64;
+constexpr size_t kBlockBytes = kQuantBytes + 2 * 64;
+
+// Per activation block of a column (prepare_acts): the offset term and the float scales.
+struct ActExtra {
+  int32_t init;  // -kOffset * sum(quants)
+  float da;
+  float sa;  // Q8_1: the activation sum s
+  float pad;
+};
 
 template <typename K>
-void Gemm(int64_t k, const void* w, size_t w_stride, int nr, const void* a, size_t a_stride, int nc,
-          float* out, size_t out_stride) {
-  GemmByTiles<K>(k / kQK, w, w_stride, nr, a, a_stride, nc, out, out_stride);
+void PrepareActs(const void* a, int64_t nb, void* extra) {
+  using Act = typename K::Act;
+  const auto* blocks = static_cast<const Act*>(a);
+  auto* out = static_cast<ActExtra*>(extra);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* qs = QsOf(blocks + b);
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+    // sum(q) by |q| sums of bytes is not signed; widen instead.
+    const __m512i wide = _mm512_cvtepi8_epi16(q);
+    const __m512i pairs = _mm512_madd_epi16(wide, _mm512_set1_epi16(1));
+    int32_t sum;
+    {
+      __m256i s8 =
+          _mm256_add_epi32(_mm512_castsi512_si256(pairs), _mm512_extracti64x4_epi64(pairs, 1));
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+      sum = _mm_cvtsi128_si32(s4);
+    }
+    ActExtra e;
+    e.init = -K::kOffset * sum;
+    e.da = Fp16ToFp32(static_cast<uint16_t>(
+        LoadHalf(reinterpret_cast<const uint8_t*>(blocks + b) + offsetof(Act, d))));
+    e.sa = 0.0f;
+    if constexpr (K::kMin) {
+      e.sa = Fp16ToFp32(static_cast<uint16_t>(
+          LoadHalf(reinterpret_cast<const uint8_t*>(blocks + b) + offsetof(Act, s))));
+    }
+    e.pad = 0.0f;
+    std::memcpy(out + b, &e, sizeof e);
+  }
+}
+
+#include "kernels/transpose_avx512_inl.h"
+
+// Packs nb blocks of nr (<= 16) rows into the panel; rows past nr are zero. Rows are unpacked
+// four blocks at a time, and two blocks (64 bytes of every row) are transposed together.
+template <typename K>
+void Pack(const void* w, size_t w_stride, int nr, int64_t nb, void* panel) {
+  using Block = typename K::Block;
+  const auto* rows = static_cast<const uint8_t*>(w);
+  auto* out = static_cast<uint8_t*>(panel);
+  alignas(64) uint8_t q[kRows][kGroup * kQK];  // {rows}{4 blocks x 32 bytes}
+  alignas(64) float d[kGroup][kRows], m[kGroup][kRows];
+  for (int r = nr; r < kRows; ++r) std::memset(q[r], 0, sizeof q[r]);
+  std::memset(d, 0, sizeof d);
+  std::memset(m, 0, sizeof m);
+  // Bytes 0-15 and 16-31 of each block back in order: lanes {lo i, hi i} for i = 0..3.
+  const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  for (int64_t g = 0; g < nb; g += kGroup) {
+    const int n = nb - g < kGroup ? static_cast<int>(nb - g) : kGroup;
+    for (int r = 0; r < nr; ++r) {
+      const Block* b = reinterpret_cast<const Block*>(rows + r * w_stride) + g;
+      __m512i lo, hi;
+      __m256 dm;
+      if (n == kGroup) {
+        K::Unpack(b, &lo, &hi);
+        dm = BlockScales<Block, K::kMin>(b);
+      } else {
+        const PaddedGroup<Block> pad(b, n);
+        K::Unpack(pad.blocks, &lo, &hi);
+        dm = BlockScales<Block, K::kMin>(pad.blocks);
+      }
+      _mm512_store_si512(q[r], _mm512_permutex2var_epi64(lo, first, hi));
+      _mm512_store_si512(q[r] + 64, _mm512_permutex2var_epi64(lo, second, hi));
+      alignas(32) float dms[8];
+      _mm256_store_ps(dms, dm);
+      for (int i = 0; i < kGroup; ++i) {
+        d[i][r] = dms[i];
+        m[i][r] = K::kMin ? dms[4 + i] : 0.0f;
+      }
+    }
+    for (int half = 0; 2 * half < n; ++half) {
+      __m512i x[16];
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) x[r] = _mm512_load_si512(q[r] + 64 * half);
+      Transpose16x16(x);
+      // x[j]: bytes 4j .. 4j + 3 of the two blocks' 64 bytes of every row.
+      for (int h = 0; h < 2 && 2 * half + h < n; ++h) {
+        uint8_t* pb = out + (g + 2 * half + h) * kBlockBytes;
+#pragma GCC unroll 8
+        for (int s = 0; s < 8; ++s) _mm512_store_si512(pb + 64 * s, x[8 * h + s]);
+        _mm512_store_ps(pb + kQuantBytes, _mm512_load_ps(d[2 * half + h]));
+        _mm512_store_ps(pb + kQuantBytes + 64, _mm512_load_ps(m[2 * half + h]));
+      }
+    }
+  }
+}
+
+struct FourBytes {
+  uint8_t b[4];  // alignment 1: activation rows may sit at any address
+};
+// acc + the u8 x s8 products of w with the 4 activation bytes at p broadcast to every lane (a
+// {1to16} memory operand: GCC 12 would issue a separate vpbroadcastd for _mm512_set1_epi32).
+[[gnu::always_inline]] static inline __m512i DotBytesBroadcast(__m512i acc, __m512i w,
+                                                               const uint8_t* p) {
+  __asm__("vpdpbusd %[y]%{1to16%}, %[w], %[acc]"
+          : [acc] "+v"(acc)
+          : [w] "v"(w), [y] "m"(*reinterpret_cast<const FourBytes*>(p)));
+  return acc;
+}
+
+// v (one lane per panel row) of block b for C columns; see the file comment.
+template <typename K, int C>
+[[gnu::always_inline]] static inline void BlockValues(const uint8_t* pb, const uint8_t* a,
+                                                      size_t a_stride, const uint8_t* extra,
+                                                      size_t extra_stride, int64_t b,
+                                                      __m512 (&v)[C]) {
+  using Act = typename K::Act;
+  __m512i s[C];
+  ActExtra e[C];
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    std::memcpy(&e[c], extra + c * extra_stride + b * sizeof(ActExtra), sizeof(ActExtra));
+    s[c] = _mm512_set1_epi32(e[c].init);
+  }
+#pragma GCC unroll 8
+  for (int step = 0; step < 8; ++step) {
+    const __m512i wq = _mm512_load_si512(pb + 64 * step);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      s[c] = DotBytesBroadcast(s[c], wq,
+                               a + c * a_stride + b * sizeof(Act) + offsetof(Act, qs) + 4 * step);
+    }
+  }
+  const __m512 dw = _mm512_load_ps(pb + kQuantBytes);
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    v[c] = _mm512_mul_ps(_mm512_cvtepi32_ps(s[c]), _mm512_mul_ps(dw, _mm512_set1_ps(e[c].da)));
+    if constexpr (K::kMin) {
+      v[c] = _mm512_fmadd_ps(_mm512_load_ps(pb + kQuantBytes + 64), _mm512_set1_ps(e[c].sa), v[c]);
+    }
+  }
+}
+
+template <typename K, int C>
+void PanelTile(int64_t nb, const uint8_t* panel, const uint8_t* a, size_t a_stride,
+               const uint8_t* extra, size_t extra_stride, float* out, size_t out_stride, int nr,
+               bool carry) {
+  const __mmask16 rows = static_cast<__mmask16>((1u << nr) - 1);
+  __m512 acc[C], first[C], pair[C], v[C];
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    acc[c] = carry ? _mm512_maskz_loadu_ps(rows, out + c * out_stride) : _mm512_setzero_ps();
+  }
+  // Groups of four blocks: acc += (v0 + v1) + (v2 + v3), blocks past nb counting as +0.
+  for (int64_t g = 0; g < nb; g += 4) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      if (g + j < nb) {
+        BlockValues<K, C>(panel + (g + j) * kBlockBytes, a, a_stride, extra, extra_stride, g + j,
+                          v);
+      } else {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) v[c] = _mm512_setzero_ps();
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        if (j == 0 || j == 2) first[c] = v[c];
+        if (j == 1) pair[c] = _mm512_add_ps(first[c], v[c]);
+        if (j == 3) {
+          acc[c] = _mm512_add_ps(acc[c], _mm512_add_ps(pair[c], _mm512_add_ps(first[c], v[c])));
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(out + c * out_stride, rows, acc[c]);
+}
+
+template <typename K, int C>
+[[gnu::always_inline]] static inline void PanelColumnsLeft(int nc, int64_t nb, const uint8_t* panel,
+                                                           const uint8_t* a, size_t a_stride,
+                                                           const uint8_t* extra,
+                                                           size_t extra_stride, float* out,
+                                                           size_t out_stride, int nr, bool carry) {
+  if constexpr (C > 0) {
+    if (nc == C) {
+      PanelTile<K, C>(nb, panel, a, a_stride, extra, extra_stride, out, out_stride, nr, carry);
+    } else {
+      PanelColumnsLeft<K, C - 1>(nc, nb, panel, a, a_stride, extra, extra_stride, out, out_stride,
+                                 nr, carry);
+    }
+  }
 }
 
 template <typename K>
-WeightKernels Entry() {
+void PanelGemm(int64_t nb, const void* panel, const void* a, size_t a_stride, const void* extra,
+               size_t extra_stride, int nc, float* out, size_t out_stride, int nr, bool carry) {
+  const auto* p = static_cast<const uint8_t*>(panel);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  const auto* eb = static_cast<const uint8_t*>(extra);
+  // Column tiles as even as possible (128 -> 18 x 6 + 4 x 5, not 21 x 6 + 2).
+  const int tiles = (nc + kMaxColumns - 1) / kMaxColumns;
+  int c = 0;
+  for (int t = 0; t < tiles; ++t) {
+    const int width = (nc - c + (tiles - t) - 1) / (tiles - t);
+    PanelColumnsLeft<K, kMaxColumns>(width, nb, p, ab + c * a_stride, a_stride,
+                                     eb + c * extra_stride, extra_stride, out + c * out_stride,
+                                     out_stride, nr, carry);
+    c += width;
+  }
+}
+
+size_t PanelBytes(int64_t nb) { return static_cast<size_t>(nb) * kBlockBytes; }
+
+template <typename K>
+constexpr PackedGemmKernels Entry() {
+  return PackedGemmKernels{
+      kRows, kQK, kGroup, PanelBytes, Pack<K>, sizeof(ActExtra), PrepareActs<K>, PanelGemm<K>};
+}
+
+}  // namespace packed
+
+constexpr PackedGemmKernels kPackedQ4_0 = packed::Entry<KindQ4_0>();
+constexpr PackedGemmKernels kPackedQ4_1 = packed::Entry<KindQ4_1>();
+constexpr PackedGemmKernels kPackedQ5_0 = packed::Entry<KindQ5_0>();
+constexpr PackedGemmKernels kPackedQ5_1 = packed::Entry<KindQ5_1>();
+constexpr PackedGemmKernels kPackedQ8_0 = packed::Entry<KindQ8_0>();
+constexpr PackedGemmKernels kPackedIQ4_NL = packed::Entry<KindIQ4_NL>();
+
+template <typename K>
+WeightKernels Entry(const PackedGemmKernels* packed) {
   constexpr bool kQ8_1 = sizeof(typename K::Act) == sizeof(BlockQ8_1);
   return WeightKernels{kQ8_1 ? DType::kQ8_1 : DType::kQ8_0,
-                       kQ8_1 ? QuantizeActQ8_1 : QuantizeActQ8_0, VecDot<K>, Gemm<K>};
+                       kQ8_1 ? QuantizeActQ8_1 : QuantizeActQ8_0, VecDot<K>, Gemm<K>, packed};
 }
 
 }  // namespace
 
 void RegisterLegacyAvx512(KernelRegistry& registry) {
-  Put(registry, DType::kQ4_0, Entry<KindQ4_0>());
-  Put(registry, DType::kQ4_1, Entry<KindQ4_1>());
-  Put(registry, DType::kQ5_0, Entry<KindQ5_0>());
-  Put(registry, DType::kQ5_1, Entry<KindQ5_1>());
-  Put(registry, DType::kQ8_0, Entry<KindQ8_0>());
-  Put(registry, DType::kIQ4_NL, Entry<KindIQ4_NL>());
+  Put(registry, DType::kQ4_0, Entry<KindQ4_0>(&kPackedQ4_0));
+  Put(registry, DType::kQ4_1, Entry<KindQ4_1>(&kPackedQ4_1));
+  Put(registry, DType::kQ5_0, Entry<KindQ5_0>(&kPackedQ5_0));
+  Put(registry, DType::kQ5_1, Entry<KindQ5_1>(&kPackedQ5_1));
+  Put(registry, DType::kQ8_0, Entry<KindQ8_0>(&kPackedQ8_0));
+  Put(registry, DType::kIQ4_NL, Entry<KindIQ4_NL>(&kPackedIQ4_NL));
 }
 
 }  // namespace autarky::kernels

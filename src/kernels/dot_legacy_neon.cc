@@ -339,7 +339,8 @@ void Gemm(int64_t k, const void* w, size_t w_stride, int nr, const void* a, size
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(a);
   int r = 0;
-  for (; r + kTileRows <= nr; r += kTileRows) {
+  // One column (decode) goes row after row, so that the weights stream sequentially.
+  for (; nc > 1 && r + kTileRows <= nr; r += kTileRows) {
     TileRowBand<K, kDotProd, kTileRows>(nb, wb + r * w_stride, w_stride, ab, a_stride, nc, out + r,
                                         out_stride);
   }

@@ -38,14 +38,15 @@ void TileRowBand(int64_t units, const uint8_t* w, size_t w_stride, const uint8_t
 }
 
 // out[c * out_stride + r] for nr weight rows x nc activation rows (kernel_table.h's GemmFn),
-// in bands of kTileRows rows and then single rows.
+// in bands of kTileRows rows and then single rows. One column (decode) goes row after row: the
+// weights then stream sequentially, which DRAM needs (interleaved rows defeat the prefetcher).
 template <typename K>
 void GemmByTiles(int64_t units, const void* w, size_t w_stride, int nr, const void* a,
                  size_t a_stride, int nc, float* out, size_t out_stride) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(a);
   int r = 0;
-  for (; r + kTileRows <= nr; r += kTileRows) {
+  for (; nc > 1 && r + kTileRows <= nr; r += kTileRows) {
     TileRowBand<K, kTileRows>(units, wb + r * w_stride, w_stride, ab, a_stride, nc, out + r,
                               out_stride);
   }

@@ -24,11 +24,42 @@ using VecDotFn = float (*)(int64_t k, const void* w, const void* a);
 using GemmFn = void (*)(int64_t k, const void* w, size_t w_stride, int nr, const void* a,
                         size_t a_stride, int nc, float* out, size_t out_stride);
 
+// Prompt-processing gemm over weights repacked on the fly (optional, per type and ISA): Matmul
+// packs `rows` weight rows x a k-range of whole blocks into a panel, in the layout the kernel
+// wants, and multiplies it with every activation column before packing the next rows. The
+// panel is a temporary (no copy of the model is kept), so this pays when enough columns share
+// each panel. Results are bit-identical to the type's vec_dot and gemm.
+struct PackedGemmKernels {
+  int rows = 0;             // weight rows per panel
+  int64_t block_elems = 0;  // elements per packed block; k-ranges are whole blocks
+  // k-ranges other than a row's last are whole multiples of this many blocks (kernels whose
+  // float steps work on groups of blocks).
+  int64_t range_blocks = 1;
+  // Bytes of a panel of n_blocks blocks (a multiple of 64; panels are 64-byte aligned).
+  size_t (*panel_bytes)(int64_t n_blocks) = nullptr;
+  // Packs n_blocks blocks of nr <= rows weight rows (w: the first block of row 0; rows
+  // w_stride bytes apart) into `panel`.
+  void (*pack)(const void* w, size_t w_stride, int nr, int64_t n_blocks, void* panel) = nullptr;
+  // Optional per-column data the kernel wants besides the activation blocks (e.g. their sums):
+  // act_extra_bytes per block, written by prepare_acts for n_blocks blocks of one column.
+  size_t act_extra_bytes = 0;
+  void (*prepare_acts)(const void* a, int64_t n_blocks, void* extra) = nullptr;
+  // out[c * out_stride + r] = dot(panel row r, activation column c) over the panel's blocks for
+  // r < nr and c < nc (a: the columns' activation blocks of the same k-range, a_stride bytes
+  // apart; extra: their prepare_acts data, extra_stride bytes apart, or nullptr). With `carry`,
+  // continues from the values in out: the products of consecutive k-ranges, each carried into
+  // the next, equal one product over the whole k, bit for bit.
+  void (*gemm)(int64_t n_blocks, const void* panel, const void* a, size_t a_stride,
+               const void* extra, size_t extra_stride, int nc, float* out, size_t out_stride,
+               int nr, bool carry) = nullptr;
+};
+
 struct WeightKernels {
   DType act_type = DType::kF32;          // the activation type vec_dot/gemm expect
   QuantizeActFn quantize_act = nullptr;  // F32 -> act_type (a copy when act_type is F32)
   VecDotFn vec_dot = nullptr;
   GemmFn gemm = nullptr;  // required: families without a tiled gemm use GemmFromVecDot
+  const PackedGemmKernels* packed = nullptr;  // optional large-batch path
 };
 
 // A gemm made of one vec_dot per output, for kernel families without a tiled one (the scalar

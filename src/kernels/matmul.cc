@@ -31,6 +31,16 @@ constexpr size_t kRowBlockBytes = size_t{48} << 10;
 // was best for Q8_0).
 constexpr size_t kDecodePrefetchBytes = size_t{128} << 10;
 
+// Prompt processing over packed panels (PackedGemmKernels), from this many tokens on: below,
+// packing costs more than the panel's faster kernel saves.
+constexpr int64_t kPackedMinTokens = 16;
+// Activation columns that share the packing of each panel, and the bytes of their k-range
+// that stay in L2 while the thread's panels stream past.
+constexpr int64_t kPackedPanelColumns = 256;
+constexpr size_t kPackedActivationBytes = size_t{512} << 10;
+// Columns multiplied between two shares of the prefetch of the next panel.
+constexpr int kPackedPrefetchColumns = 32;
+
 size_t RoundUp(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
 MatmulScratch& ThreadScratch() {
@@ -48,9 +58,10 @@ void GemmRows(const WeightMatrix& w, const QuantizedActs& acts, float* y, size_t
     // Decode and small batches are bound by reading the weights from DRAM, which only runs at
     // full speed as one sequential stream per thread: kernels that interleave several rows
     // (shorter than a few KiB) defeat the hardware prefetcher, measured at a third of the
-    // bandwidth. So one token is fed row by row, and a software prefetch runs
-    // kDecodePrefetchBytes ahead of the rows being read, into L2.
-    const int64_t group = acts.n_tokens == 1 ? 1 : kMatmulRowTile;
+    // bandwidth. So with one token every kernel takes its rows one after the other (gemm with
+    // one column), and a software prefetch runs kDecodePrefetchBytes ahead of the rows being
+    // read, into L2. Groups of rows per call let a kernel prepare the column once for them.
+    const int64_t group = kMatmulRowTile;
     // Byte offsets (not pointers, which must not run past the matrix) into w_bytes.
     const size_t end = static_cast<size_t>(rows.end) * w.row_stride;
     size_t prefetched = static_cast<size_t>(rows.begin) * w.row_stride;
@@ -82,6 +93,107 @@ void GemmRows(const WeightMatrix& w, const QuantizedActs& acts, float* y, size_t
                      y + c * y_stride + r, y_stride);
       }
     }
+  }
+}
+
+// Software prefetch (into L2) of `n_rows` byte ranges `bytes` long, `stride` apart, issued in
+// shares: Issue(i, n) brings the total issued to i / n of the lines.
+class RowPrefetch {
+ public:
+  RowPrefetch() = default;
+  RowPrefetch(const uint8_t* first, size_t stride, int64_t n_rows, size_t bytes)
+      : first_(first),
+        stride_(stride),
+        row_lines_((bytes + 63) / 64),
+        total_(static_cast<size_t>(n_rows) * row_lines_) {}
+
+  void Issue(int i, int n) {
+    const size_t until = total_ * i / n;
+    for (; issued_ < until; ++issued_) {
+      __builtin_prefetch(first_ + row_ * stride_ + line_ * 64, 0, 2);
+      if (++line_ == row_lines_) {
+        line_ = 0;
+        ++row_;
+      }
+    }
+  }
+
+ private:
+  const uint8_t* first_ = nullptr;
+  size_t stride_ = 0, row_lines_ = 0, total_ = 0, issued_ = 0;
+  size_t row_ = 0, line_ = 0;  // the next line to fetch
+};
+
+// y rows [rows.begin, rows.end) for all tokens through packed panels: for each group of
+// kPackedPanelColumns columns and each k-range whose activations fit kPackedActivationBytes,
+// every panel of packed.rows rows is packed once and multiplied with all those columns; the
+// k-ranges carry their sums over, so the split never changes a result.
+void PackedRows(const WeightMatrix& w, const QuantizedActs& acts, float* y, size_t y_stride,
+                const PackedGemmKernels& packed, IndexRange rows) {
+  if (rows.size() <= 0) return;
+  thread_local MatmulScratch panel_scratch;
+  const int64_t nb = w.k / packed.block_elems;
+  const size_t w_block = *RowBytes(w.type, packed.block_elems);
+  const size_t a_block = *RowBytes(acts.type, packed.block_elems);
+  const auto* w_bytes = static_cast<const uint8_t*>(w.data);
+  const auto* a_bytes = static_cast<const uint8_t*>(acts.data);
+  const int64_t panel_cols =
+      acts.n_tokens < kPackedPanelColumns ? acts.n_tokens : kPackedPanelColumns;
+  int64_t chunk = static_cast<int64_t>(kPackedActivationBytes / (panel_cols * a_block));
+  chunk = chunk / packed.range_blocks * packed.range_blocks;
+  if (chunk < packed.range_blocks) chunk = packed.range_blocks;
+  if (chunk > nb) chunk = nb;
+  // One buffer: the panel, then the activation extras of the column group's k-range.
+  const size_t panel_bytes = RoundUp(packed.panel_bytes(chunk), kAlignment);
+  const size_t extra_stride = RoundUp(static_cast<size_t>(chunk) * packed.act_extra_bytes, 64);
+  auto* buffer =
+      static_cast<uint8_t*>(panel_scratch.Reserve(panel_bytes + extra_stride * panel_cols));
+  void* panel = buffer;
+  uint8_t* extra = packed.prepare_acts != nullptr ? buffer + panel_bytes : nullptr;
+  for (int64_t c0 = 0; c0 < acts.n_tokens; c0 += panel_cols) {
+    const int nc =
+        static_cast<int>(c0 + panel_cols <= acts.n_tokens ? panel_cols : acts.n_tokens - c0);
+    for (int64_t b0 = 0; b0 < nb; b0 += chunk) {
+      const int64_t len = b0 + chunk <= nb ? chunk : nb - b0;
+      if (extra != nullptr) {
+        for (int c = 0; c < nc; ++c) {
+          packed.prepare_acts(a_bytes + (c0 + c) * acts.row_stride + b0 * a_block, len,
+                              extra + c * extra_stride);
+        }
+      }
+      for (int64_t r = rows.begin; r < rows.end; r += packed.rows) {
+        const int nr = static_cast<int>(r + packed.rows <= rows.end ? packed.rows : rows.end - r);
+        packed.pack(w_bytes + r * w.row_stride + b0 * w_block, w.row_stride, nr, len, panel);
+        // Meanwhile the next panel's weights are fetched into L2 (its rows lie far apart,
+        // which the hardware prefetcher does not follow), a share after each group of columns.
+        const int64_t next_r = r + packed.rows;
+        RowPrefetch next;
+        if (next_r < rows.end) {
+          const int64_t n = next_r + packed.rows <= rows.end ? packed.rows : rows.end - next_r;
+          next = RowPrefetch(w_bytes + next_r * w.row_stride + b0 * w_block, w.row_stride, n,
+                             len * w_block);
+        }
+        const int groups = (nc + kPackedPrefetchColumns - 1) / kPackedPrefetchColumns;
+        for (int g = 0; g < groups; ++g) {
+          const int gc = g * kPackedPrefetchColumns;
+          const int gn = nc - gc < kPackedPrefetchColumns ? nc - gc : kPackedPrefetchColumns;
+          packed.gemm(len, panel, a_bytes + (c0 + gc) * acts.row_stride + b0 * a_block,
+                      acts.row_stride, extra != nullptr ? extra + gc * extra_stride : nullptr,
+                      extra_stride, gn, y + (c0 + gc) * y_stride + r, y_stride, nr, b0 > 0);
+          next.Issue(g + 1, groups);
+        }
+      }
+    }
+  }
+}
+
+// The rows of one thread, by the path that suits the batch.
+void ProductRows(const WeightMatrix& w, const QuantizedActs& acts, float* y, size_t y_stride,
+                 const WeightKernels& kernels, IndexRange rows) {
+  if (kernels.packed != nullptr && acts.n_tokens >= kPackedMinTokens) {
+    PackedRows(w, acts, y, y_stride, *kernels.packed, rows);
+  } else {
+    GemmRows(w, acts, y, y_stride, kernels, rows);
   }
 }
 
@@ -148,14 +260,14 @@ void MatmulQuantized(const WeightMatrix& w, const QuantizedActs& acts, float* y,
   const int64_t macs = w.n_out * w.k * acts.n_tokens;
   if (pool == nullptr || pool->num_threads() == 1 || w.n_out < 2 * kMatmulRowTile ||
       macs < kMinMacsToSplit) {
-    GemmRows(w, acts, y, y_stride, kernels, IndexRange{0, w.n_out});
+    ProductRows(w, acts, y, y_stride, kernels, IndexRange{0, w.n_out});
     return;
   }
   // Static, balanced split of the rows: each thread streams one contiguous part of the matrix,
   // which keeps the hardware prefetchers on one stream per core.
   const int n_threads = pool->num_threads();
   pool->RunOnEachThread([&](int t) {
-    GemmRows(w, acts, y, y_stride, kernels, SplitRange(w.n_out, n_threads, t, kMatmulRowTile));
+    ProductRows(w, acts, y, y_stride, kernels, SplitRange(w.n_out, n_threads, t, kMatmulRowTile));
   });
 }
 

@@ -158,6 +158,85 @@ TEST_P(BatchInvarianceTest, GemmOutputsEqualVecDotForEveryShapeAndPlace) {
   if (tested == 0) GTEST_SKIP() << "no kernels for " << DTypeName(type);
 }
 
+// The large-batch kernels over packed panels (where a type has them): every output equals
+// vec_dot for every row count of a panel and column count, also when k is split into ranges
+// whose sums are carried from one to the next.
+TEST_P(BatchInvarianceTest, PackedGemmOutputsEqualVecDot) {
+  const DType type = GetParam();
+  const int64_t k = RowLength(type);
+  int tested = 0;
+  for (Isa isa : IsasToTest()) {
+    const WeightKernels* kernels = FindWeightKernels(type, isa);
+    if (kernels == nullptr || kernels->packed == nullptr) continue;
+    ++tested;
+    const PackedGemmKernels& packed = *kernels->packed;
+    const int n_rows = packed.rows + kMaxRowOffset;
+    const int n_cols = kMaxColumns + kMaxColumnOffset;
+    const Weights w = MakeWeights(type, n_rows, k, 37);
+    const std::vector<float> x = MakeInputs(n_cols, k, 41);
+    const size_t a_stride = *RowBytes(kernels->act_type, k) + 8;
+    std::vector<uint8_t> acts(a_stride * n_cols);
+    for (int c = 0; c < n_cols; ++c) {
+      kernels->quantize_act(x.data() + c * k, acts.data() + c * a_stride, k);
+    }
+    const int64_t nb = k / packed.block_elems;
+    const size_t w_block = *RowBytes(type, packed.block_elems);
+    const size_t a_block = *RowBytes(kernels->act_type, packed.block_elems);
+    // Panels are 64-byte aligned.
+    std::vector<uint8_t> panel_storage(packed.panel_bytes(nb) + 64);
+    const size_t extra_stride = static_cast<size_t>(nb) * packed.act_extra_bytes;
+    std::vector<uint8_t> extra(extra_stride * kMaxColumns + 1);
+    void* panel =
+        panel_storage.data() + (64 - reinterpret_cast<uintptr_t>(panel_storage.data()) % 64) % 64;
+    const size_t out_stride = packed.rows + 5;
+    std::vector<float> out(out_stride * kMaxColumns);
+    int mismatches = 0;
+    // Whole k in one range, then k split into ranges of 1 and of 7 units of range_blocks.
+    for (int64_t range : {nb, packed.range_blocks, 7 * packed.range_blocks}) {
+      for (int nc = 1; nc <= kMaxColumns; ++nc) {
+        const int nr = 1 + (nc * 5 + static_cast<int>(range)) % packed.rows;
+        const int r0 = nc % (kMaxRowOffset + 1);
+        const int c0 = (nc * 3) % (kMaxColumnOffset + 1);
+        std::fill(out.begin(), out.end(), -1.0f);
+        for (int64_t b0 = 0; b0 < nb; b0 += range) {
+          const int64_t len = std::min(range, nb - b0);
+          packed.pack(w.bytes.data() + r0 * w.stride + b0 * w_block, w.stride, nr, len, panel);
+          const uint8_t* a = acts.data() + c0 * a_stride + b0 * a_block;
+          if (packed.prepare_acts != nullptr) {
+            for (int c = 0; c < nc; ++c) {
+              packed.prepare_acts(a + c * a_stride, len, extra.data() + c * extra_stride);
+            }
+          }
+          packed.gemm(len, panel, a, a_stride,
+                      packed.prepare_acts != nullptr ? extra.data() : nullptr, extra_stride, nc,
+                      out.data(), out_stride, nr, b0 > 0);
+        }
+        for (int c = 0; c < nc; ++c) {
+          for (int r = 0; r < static_cast<int>(out_stride); ++r) {
+            const float got = out[c * out_stride + r];
+            if (r >= nr) {
+              if (got != -1.0f && ++mismatches <= 5) {
+                ADD_FAILURE() << DTypeName(type) << "/" << IsaName(isa) << " nr=" << nr
+                              << ": wrote row " << r;
+              }
+              continue;
+            }
+            const float want = kernels->vec_dot(k, w.bytes.data() + (r0 + r) * w.stride,
+                                                acts.data() + (c0 + c) * a_stride);
+            if (!SameBits(got, want) && ++mismatches <= 5) {
+              ADD_FAILURE() << DTypeName(type) << "/" << IsaName(isa) << " range=" << range
+                            << " nc=" << nc << " nr=" << nr << " row " << r0 + r << " column "
+                            << c0 + c << ": packed gemm " << got << " != vec_dot " << want;
+            }
+          }
+        }
+      }
+    }
+    EXPECT_EQ(mismatches, 0) << DTypeName(type) << "/" << IsaName(isa);
+  }
+  if (tested == 0) GTEST_SKIP() << "no packed kernels for " << DTypeName(type);
+}
+
 ThreadPool* Pool(int n_threads) {
   static std::unique_ptr<ThreadPool> pools[3];
   if (!pools[n_threads]) pools[n_threads] = std::make_unique<ThreadPool>(n_threads);
