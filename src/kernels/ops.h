@@ -40,6 +40,9 @@ struct OpsKernels {
   // (RopeAngles); dimensions n_rot..head_dim-1 are left untouched.
   void (*rope)(float* x, int n_heads, int head_dim, int n_rot, const float* cos, const float* sin,
                RopeStyle style);
+  // dst = F16 src converted to float, bit-identical to util/fp16.h's Fp16ToFp32 (NaNs keep
+  // their payload). Used by DequantizeRow (kernels/quantize.h) for F16 rows.
+  void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n);
 };
 
 // Kernels of `isa` (scalar for an ISA this binary lacks); ActiveIsa()'s without an argument.

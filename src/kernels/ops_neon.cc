@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "kernels/ops.h"
+#include "util/fp16.h"
 
 namespace autarky::kernels {
 namespace {
@@ -198,6 +199,26 @@ void RopeNeon(float* x, int n_heads, int head_dim, int n_rot, const float* cos, 
 
 }  // namespace
 
+namespace {
+
+// FCVTL, except for signaling NaNs (which it would quiet): those 4 go the scalar way.
+void F16ToF32Neon(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint16x4_t h = vld1_u16(src + i);
+    const uint16x4_t exp_all_ones = vceq_u16(vand_u16(h, vdup_n_u16(0x7c00)), vdup_n_u16(0x7c00));
+    const uint16x4_t nan = vand_u16(exp_all_ones, vtst_u16(h, vdup_n_u16(0x03ff)));
+    if (vget_lane_u64(vreinterpret_u64_u16(nan), 0) != 0) {
+      for (int j = 0; j < 4; ++j) dst[i + j] = Fp16ToFp32(src[i + j]);
+      continue;
+    }
+    vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(h)));
+  }
+  for (; i < n; ++i) dst[i] = Fp16ToFp32(src[i]);
+}
+
+}  // namespace
+
 void RegisterOpsNeon(OpsKernels& ops) {
   ops.rms_norm = RmsNormNeon;
   ops.softmax = SoftmaxNeon;
@@ -205,6 +226,7 @@ void RegisterOpsNeon(OpsKernels& ops) {
   ops.swiglu = SwiGluNeon;
   ops.exp = ExpNeon;
   ops.rope = RopeNeon;
+  ops.f16_to_f32 = F16ToF32Neon;
 }
 
 }  // namespace autarky::kernels

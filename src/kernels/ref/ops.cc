@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/ops.h"
+#include "util/fp16.h"
 
 namespace autarky::kernels {
 namespace {
@@ -75,6 +76,12 @@ void RopeScalar(float* x, int n_heads, int head_dim, int n_rot, const float* cos
 
 }  // namespace
 
+namespace {
+void F16ToF32Scalar(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = Fp16ToFp32(src[i]);
+}
+}  // namespace
+
 void RegisterOpsScalar(OpsKernels& ops) {
   ops.rms_norm = RmsNormScalar;
   ops.softmax = SoftmaxScalar;
@@ -82,6 +89,7 @@ void RegisterOpsScalar(OpsKernels& ops) {
   ops.swiglu = SwiGluScalar;
   ops.exp = ExpScalar;
   ops.rope = RopeScalar;
+  ops.f16_to_f32 = F16ToF32Scalar;
 }
 
 }  // namespace autarky::kernels

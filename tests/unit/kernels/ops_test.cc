@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "util/fp16.h"
+
 namespace autarky::kernels {
 namespace {
 
@@ -543,6 +545,34 @@ TEST(OpsRopeTest, RopeOverTokensUsesEachPositionAndStride) {
     std::vector<float> want(x.begin() + t * stride, x.begin() + (t + 1) * stride);
     ops.rope(want.data(), n_heads, head_dim, params.n_rot, cos.data(), sin.data(), params.style);
     for (size_t i = 0; i < stride; ++i) ASSERT_EQ(y[t * stride + i], want[i]) << t << " " << i;
+  }
+}
+
+// Every F16 bit pattern, converted by each ISA, gives exactly util/fp16.h's float (F16 to F32
+// is exact, and signaling NaNs keep their payload), at every length and alignment of a row.
+TEST(OpsF16ToF32Test, EveryHalfConvertsBitExactly) {
+  std::vector<uint16_t> all(65536 + 37);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i * 40503u);
+  for (uint32_t h = 0; h < 65536; ++h) all[h] = static_cast<uint16_t>(h);
+  for (Isa isa : SupportedIsas()) {
+    const OpsKernels& ops = GetOpsKernels(isa);
+    for (size_t offset : {size_t{0}, size_t{1}, size_t{7}}) {
+      const int64_t n = static_cast<int64_t>(all.size() - offset);
+      std::vector<float> out(n);
+      ops.f16_to_f32(all.data() + offset, out.data(), n);
+      int mismatches = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float want = Fp16ToFp32(all[offset + i]);
+        uint32_t got_bits, want_bits;
+        std::memcpy(&got_bits, &out[i], 4);
+        std::memcpy(&want_bits, &want, 4);
+        if (got_bits != want_bits && ++mismatches <= 3) {
+          ADD_FAILURE() << IsaName(isa) << " half 0x" << std::hex << all[offset + i] << ": 0x"
+                        << got_bits << " != 0x" << want_bits;
+        }
+      }
+      EXPECT_EQ(mismatches, 0) << IsaName(isa) << " offset " << offset;
+    }
   }
 }
 
