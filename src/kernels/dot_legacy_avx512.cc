@@ -457,25 +457,34 @@ void PrepareActs(const void* a, int64_t nb, void* extra) {
 
 #include "kernels/transpose_avx512_inl.h"
 
-// Packs nb blocks of nr (<= 16) rows into the panel; rows past nr are zero. Rows are unpacked
-// four blocks at a time, and two blocks (64 bytes of every row) are transposed together.
+// Four blocks of one row decoded for packing: staged in the panel buffer behind the panel.
+struct alignas(64) StagedGroup {
+  uint8_t q[kGroup * kQK];  // the 4 blocks' bytes u in element order
+  float d[kGroup], m[kGroup];
+};
+
+// Packs nb blocks of nr (<= 16) rows into the panel; rows past nr are zero. First every row is
+// decoded, row after row, four blocks at a time (sequential reads, which the hardware prefetcher
+// follows); then two blocks (64 bytes of every row) at a time are transposed into the panel.
 template <typename K>
 void Pack(const void* w, size_t w_stride, int nr, int64_t nb, void* panel) {
   using Block = typename K::Block;
   const auto* rows = static_cast<const uint8_t*>(w);
   auto* out = static_cast<uint8_t*>(panel);
-  alignas(64) uint8_t q[kRows][kGroup * kQK];  // {rows}{4 blocks x 32 bytes}
-  alignas(64) float d[kGroup][kRows], m[kGroup][kRows];
-  for (int r = nr; r < kRows; ++r) std::memset(q[r], 0, sizeof q[r]);
-  std::memset(d, 0, sizeof d);
-  std::memset(m, 0, sizeof m);
+  const int64_t n_groups = (nb + kGroup - 1) / kGroup;
+  auto* stage = reinterpret_cast<StagedGroup*>(out + nb * kBlockBytes);  // {n_groups}{kRows}
   // Bytes 0-15 and 16-31 of each block back in order: lanes {lo i, hi i} for i = 0..3.
   const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
   const __m512i second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-  for (int64_t g = 0; g < nb; g += kGroup) {
-    const int n = nb - g < kGroup ? static_cast<int>(nb - g) : kGroup;
-    for (int r = 0; r < nr; ++r) {
-      const Block* b = reinterpret_cast<const Block*>(rows + r * w_stride) + g;
+  for (int r = 0; r < kRows; ++r) {
+    for (int64_t g = 0; g < n_groups; ++g) {
+      StagedGroup& st = stage[g * kRows + r];
+      if (r >= nr) {
+        std::memset(&st, 0, sizeof st);
+        continue;
+      }
+      const Block* b = reinterpret_cast<const Block*>(rows + r * w_stride) + kGroup * g;
+      const int n = nb - kGroup * g < kGroup ? static_cast<int>(nb - kGroup * g) : kGroup;
       __m512i lo, hi;
       __m256 dm;
       if (n == kGroup) {
@@ -486,28 +495,32 @@ void Pack(const void* w, size_t w_stride, int nr, int64_t nb, void* panel) {
         K::Unpack(pad.blocks, &lo, &hi);
         dm = BlockScales<Block, K::kMin>(pad.blocks);
       }
-      _mm512_store_si512(q[r], _mm512_permutex2var_epi64(lo, first, hi));
-      _mm512_store_si512(q[r] + 64, _mm512_permutex2var_epi64(lo, second, hi));
-      alignas(32) float dms[8];
-      _mm256_store_ps(dms, dm);
-      for (int i = 0; i < kGroup; ++i) {
-        d[i][r] = dms[i];
-        m[i][r] = K::kMin ? dms[4 + i] : 0.0f;
-      }
+      _mm512_store_si512(st.q, _mm512_permutex2var_epi64(lo, first, hi));
+      _mm512_store_si512(st.q + 64, _mm512_permutex2var_epi64(lo, second, hi));
+      _mm_store_ps(st.d, _mm256_castps256_ps128(dm));
+      _mm_store_ps(st.m, K::kMin ? _mm256_extractf128_ps(dm, 1) : _mm_setzero_ps());
     }
-    for (int half = 0; 2 * half < n; ++half) {
-      __m512i x[16];
+  }
+  for (int64_t b0 = 0; b0 < nb; b0 += 2) {
+    const StagedGroup* st = stage + (b0 / kGroup) * kRows;
+    const int in_group = static_cast<int>(b0 % kGroup);  // 0 or 2
+    __m512i x[16];
 #pragma GCC unroll 16
-      for (int r = 0; r < kRows; ++r) x[r] = _mm512_load_si512(q[r] + 64 * half);
-      Transpose16x16(x);
-      // x[j]: bytes 4j .. 4j + 3 of the two blocks' 64 bytes of every row.
-      for (int h = 0; h < 2 && 2 * half + h < n; ++h) {
-        uint8_t* pb = out + (g + 2 * half + h) * kBlockBytes;
+    for (int r = 0; r < kRows; ++r) x[r] = _mm512_load_si512(st[r].q + kQK * in_group);
+    Transpose16x16(x);
+    // x[j]: bytes 4j .. 4j + 3 of the two blocks' 64 bytes of every row.
+    for (int h = 0; h < 2 && b0 + h < nb; ++h) {
+      uint8_t* pb = out + (b0 + h) * kBlockBytes;
 #pragma GCC unroll 8
-        for (int s = 0; s < 8; ++s) _mm512_store_si512(pb + 64 * s, x[8 * h + s]);
-        _mm512_store_ps(pb + kQuantBytes, _mm512_load_ps(d[2 * half + h]));
-        _mm512_store_ps(pb + kQuantBytes + 64, _mm512_load_ps(m[2 * half + h]));
+      for (int s = 0; s < 8; ++s) _mm512_store_si512(pb + 64 * s, x[8 * h + s]);
+      alignas(64) float d[kRows], m[kRows];
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) {
+        d[r] = st[r].d[in_group + h];
+        m[r] = st[r].m[in_group + h];
       }
+      _mm512_store_ps(pb + kQuantBytes, _mm512_load_ps(d));
+      _mm512_store_ps(pb + kQuantBytes + 64, _mm512_load_ps(m));
     }
   }
 }
@@ -627,7 +640,11 @@ void PanelGemm(int64_t nb, const void* panel, const void* a, size_t a_stride, co
   }
 }
 
-size_t PanelBytes(int64_t nb) { return static_cast<size_t>(nb) * kBlockBytes; }
+// The panel and, behind it, the staging area of Pack.
+size_t PanelBytes(int64_t nb) {
+  return static_cast<size_t>(nb) * kBlockBytes +
+         static_cast<size_t>((nb + kGroup - 1) / kGroup) * kRows * sizeof(StagedGroup);
+}
 
 template <typename K>
 constexpr PackedGemmKernels Entry() {

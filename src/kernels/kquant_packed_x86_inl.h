@@ -147,48 +147,58 @@ template <class T>
   }
 }
 
+// One row's block decoded for packing: staged in the panel buffer behind the panel itself.
+struct alignas(64) StagedBlock {
+  uint8_t q[kQK_K];  // byte quants in element order
+  int32_t sc[16];    // group scales
+  int16_t corr[32];  // bsums multipliers (16 used)
+  float d, dmin;
+};
+static_assert(sizeof(StagedBlock) % 64 == 0);
+
 // Packs nb super-blocks of nr (<= 16) rows, w_stride bytes apart, into `panel`; rows past nr
-// are zero (they add nothing, and their outputs are not stored). Each block is decoded row by
-// row into byte quants, scale and corr vectors, and these are transposed into the panel.
+// are zero (they add nothing, and their outputs are not stored). First every row is decoded,
+// row after row and block after block, which reads the weights as sequentially as they lie
+// in memory (the hardware prefetcher follows that, not 16 interleaved rows); then the staged
+// blocks are transposed into the panel block by block.
 template <class T>
 void Pack(const void* w, size_t w_stride, int nr, int64_t nb, void* panel) {
   constexpr int kPairs = CorrPairs<T>();
   const auto* rows = static_cast<const uint8_t*>(w);
   auto* out = static_cast<uint8_t*>(panel);
-  alignas(64) uint8_t q[kRows][kQK_K];
-  alignas(64) int32_t sc[kRows][16];
-  alignas(64) int16_t corr[kRows][32];  // 16 used
-  alignas(64) float d[2][kRows];        // d, dmin
-  for (int r = nr; r < kRows; ++r) {
-    __builtin_memset(q[r], 0, sizeof q[r]);
-    __builtin_memset(sc[r], 0, sizeof sc[r]);
-    __builtin_memset(corr[r], 0, sizeof corr[r]);
-    d[0][r] = d[1][r] = 0.0f;
+  auto* stage = reinterpret_cast<StagedBlock*>(out + nb * BlockBytes<T>());  // {nb}{kRows}
+  for (int r = 0; r < kRows; ++r) {
+    for (int64_t blk = 0; blk < nb; ++blk) {
+      StagedBlock& st = stage[blk * kRows + r];
+      if (r >= nr) {
+        __builtin_memset(&st, 0, sizeof st);
+        continue;
+      }
+      const uint8_t* b = rows + r * w_stride + blk * sizeof(typename T::Block);
+      UnpackQuants<T>(b, st.q);
+      __m512i sc;
+      __m256i corr;
+      Traits<T>::Scales(b, sc, corr);
+      _mm512_store_si512(st.sc, sc);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(st.corr), corr);
+      const __m128 ds = T::Scales(b);
+      st.d = _mm_cvtss_f32(ds);
+      st.dmin = _mm_cvtss_f32(_mm_movehdup_ps(ds));
+    }
   }
   for (int64_t blk = 0; blk < nb; ++blk, out += BlockBytes<T>()) {
-    for (int r = 0; r < nr; ++r) {
-      const uint8_t* b = rows + r * w_stride + blk * sizeof(typename T::Block);
-      UnpackQuants<T>(b, q[r]);
-      __m512i s;
-      __m256i c;
-      Traits<T>::Scales(b, s, c);
-      _mm512_store_si512(sc[r], s);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(corr[r]), c);
-      const __m128 ds = T::Scales(b);
-      d[0][r] = _mm_cvtss_f32(ds);
-      d[1][r] = _mm_cvtss_f32(_mm_movehdup_ps(ds));
-    }
+    const StagedBlock* st = stage + blk * kRows;
     __m512i x[16];
     // Quants: step s of 4 elements, row r at out + 64 s + 4 r.
     for (int quarter = 0; quarter < 4; ++quarter) {
 #pragma GCC unroll 16
-      for (int r = 0; r < kRows; ++r) x[r] = _mm512_load_si512(q[r] + 64 * quarter);
+      for (int r = 0; r < kRows; ++r) x[r] = _mm512_load_si512(st[r].q + 64 * quarter);
       Transpose16x16(x);
 #pragma GCC unroll 16
       for (int j = 0; j < 16; ++j) _mm512_store_si512(out + 64 * (16 * quarter + j), x[j]);
     }
 #pragma GCC unroll 16
-    for (int r = 0; r < kRows; ++r) x[r] = _mm512_load_si512(sc[r]);
+    for (int r = 0; r < kRows; ++r) x[r] = _mm512_load_si512(st[r].sc);
     Transpose16x16(x);
 #pragma GCC unroll 16
     for (int g = 0; g < Traits<T>::kGroups; ++g) {
@@ -196,7 +206,7 @@ void Pack(const void* w, size_t w_stride, int nr, int64_t nb, void* panel) {
     }
 #pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r) {
-      __m512i c = _mm512_load_si512(corr[r]);
+      __m512i c = _mm512_load_si512(st[r].corr);
       if constexpr (CorrPairs<T>() == 4) {
         // Multipliers of the 8 groups of 32 (corr[2j] == corr[2j + 1]).
         c = _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(c));
@@ -206,6 +216,12 @@ void Pack(const void* w, size_t w_stride, int nr, int64_t nb, void* panel) {
     Transpose16x16(x);
 #pragma GCC unroll 8
     for (int i = 0; i < kPairs; ++i) _mm512_store_si512(out + CorrOffset<T>() + 64 * i, x[i]);
+    alignas(64) float d[2][kRows];
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      d[0][r] = st[r].d;
+      d[1][r] = st[r].dmin;
+    }
     _mm512_store_ps(out + DOffset<T>(), _mm512_load_ps(d[0]));
     _mm512_store_ps(out + DOffset<T>() + 64, _mm512_load_ps(d[1]));
   }
@@ -341,9 +357,10 @@ void PanelGemm(int64_t nb, const void* panel, const void* a, size_t a_stride, co
   }
 }
 
+// The panel and, behind it, the staging area of Pack.
 template <class T>
 size_t PanelBytes(int64_t nb) {
-  return static_cast<size_t>(nb) * BlockBytes<T>();
+  return static_cast<size_t>(nb) * (BlockBytes<T>() + kRows * sizeof(StagedBlock));
 }
 
 // prepare_acts of the types with groups of 32: per block, the int16 pairs (B_2i, B_2i+1) of

@@ -39,7 +39,7 @@ constexpr int64_t kPackedMinTokens = 16;
 constexpr int64_t kPackedPanelColumns = 256;
 constexpr size_t kPackedActivationBytes = size_t{512} << 10;
 // Columns multiplied between two shares of the prefetch of the next panel.
-constexpr int kPackedPrefetchColumns = 32;
+constexpr int kPackedPrefetchColumns = 16;
 
 size_t RoundUp(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -124,6 +124,16 @@ class RowPrefetch {
   size_t row_ = 0, line_ = 0;  // the next line to fetch
 };
 
+// The prefetch of the panel of rows [r, min(r + n_rows, end)), bytes [offset, offset + bytes)
+// of each; nothing when r >= end.
+RowPrefetch PanelPrefetch(const WeightMatrix& w, size_t offset, size_t bytes, int64_t r,
+                          int64_t end, int64_t n_rows) {
+  if (r >= end) return RowPrefetch();
+  const int64_t n = r + n_rows <= end ? n_rows : end - r;
+  return RowPrefetch(static_cast<const uint8_t*>(w.data) + r * w.row_stride + offset, w.row_stride,
+                     n, bytes);
+}
+
 // y rows [rows.begin, rows.end) for all tokens through packed panels: for each group of
 // kPackedPanelColumns columns and each k-range whose activations fit kPackedActivationBytes,
 // every panel of packed.rows rows is packed once and multiplied with all those columns; the
@@ -164,23 +174,24 @@ void PackedRows(const WeightMatrix& w, const QuantizedActs& acts, float* y, size
       for (int64_t r = rows.begin; r < rows.end; r += packed.rows) {
         const int nr = static_cast<int>(r + packed.rows <= rows.end ? packed.rows : rows.end - r);
         packed.pack(w_bytes + r * w.row_stride + b0 * w_block, w.row_stride, nr, len, panel);
-        // Meanwhile the next panel's weights are fetched into L2 (its rows lie far apart,
-        // which the hardware prefetcher does not follow), a share after each group of columns.
-        const int64_t next_r = r + packed.rows;
-        RowPrefetch next;
-        if (next_r < rows.end) {
-          const int64_t n = next_r + packed.rows <= rows.end ? packed.rows : rows.end - next_r;
-          next = RowPrefetch(w_bytes + next_r * w.row_stride + b0 * w_block, w.row_stride, n,
-                             len * w_block);
+        // Meanwhile the panel after next has its weights fetched into L2 (its rows lie far
+        // apart, which the hardware prefetcher does not follow; one panel ahead measured too
+        // short a lead for DRAM), a share before each group of columns. The first call also
+        // fetches the second panel.
+        if (r == rows.begin) {
+          PanelPrefetch(w, b0 * w_block, len * w_block, r + packed.rows, rows.end, packed.rows)
+              .Issue(1, 1);
         }
+        RowPrefetch next = PanelPrefetch(w, b0 * w_block, len * w_block, r + 2 * packed.rows,
+                                         rows.end, packed.rows);
         const int groups = (nc + kPackedPrefetchColumns - 1) / kPackedPrefetchColumns;
         for (int g = 0; g < groups; ++g) {
+          next.Issue(g + 1, groups);  // ahead of the gemm, so the last share has time to land
           const int gc = g * kPackedPrefetchColumns;
           const int gn = nc - gc < kPackedPrefetchColumns ? nc - gc : kPackedPrefetchColumns;
           packed.gemm(len, panel, a_bytes + (c0 + gc) * acts.row_stride + b0 * a_block,
                       acts.row_stride, extra != nullptr ? extra + gc * extra_stride : nullptr,
                       extra_stride, gn, y + (c0 + gc) * y_stride + r, y_stride, nr, b0 > 0);
-          next.Issue(g + 1, groups);
         }
       }
     }
