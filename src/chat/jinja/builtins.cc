@@ -426,7 +426,12 @@ std::string PercentFormat(Interpreter& interp, const Value& format, const Value&
     interp.CheckSize(out.size() + piece.size());
     out += piece;
   }
-  if (!used_mapping && next < positional.size() && !(!is_tuple && args.is_dict())) {
+  // Python skips this check when the single argument is a mapping or any other non-tuple
+  // sequence (it has __getitem__): '%s' % [1] and 'x' % {'a': 1} are fine.
+  const bool mapping_like = !is_tuple && (args.is_dict() || args.is_undefined() ||
+                                          (args.is_list() && (args.seq_kind() == SeqKind::kList ||
+                                                              args.seq_kind() == SeqKind::kRange)));
+  if (!used_mapping && next < positional.size() && !mapping_like) {
     Raise("TypeError", "not all arguments converted during string formatting");
   }
   return out;

@@ -741,8 +741,11 @@ Value FilterTruncate(Interpreter&, const Value& v, CallArgs& args) {
           "expected length >= " + std::to_string(end_len) + ", got " + std::to_string(length));
   }
   if (leeway < 0) Raise("AssertionError", "expected leeway >= 0, got " + std::to_string(leeway));
-  if (v.is_undefined()) return v;
-  if (!v.is_string()) Raise("TypeError", "object of type '" + TypeName(v) + "' has no len()");
+  // jinja2 only needs len(): a short list or dict comes back unchanged.
+  if (!v.is_string()) {
+    if (Length(v) <= length + leeway) return v;
+    Raise("TypeError", "'" + TypeName(v) + "' object cannot be truncated like a string");
+  }
   const std::string& s = v.str();
   if (static_cast<int64_t>(CodePointCount(s)) <= length + leeway) return v;
   const std::string head = s.substr(0, CodePointOffset(s, static_cast<size_t>(length - end_len)));

@@ -387,8 +387,15 @@ std::optional<Value> BuiltinAttr(Interpreter&, const Value& object, std::string_
     if (!In(kStrMethods, name)) return std::nullopt;
     return BoundStrMethod(object, name);
   }
+  if (object.is_list() && object.seq_kind() == SeqKind::kRange) {
+    const ListData& r = object.list();
+    if (name == "start") return Value::Int(r.range_start);
+    if (name == "stop") return Value::Int(r.range_stop);
+    if (name == "step") return Value::Int(r.range_step);
+  }
   if (object.is_list() &&
-      (object.seq_kind() == SeqKind::kList || object.seq_kind() == SeqKind::kTuple)) {
+      (object.seq_kind() == SeqKind::kList || object.seq_kind() == SeqKind::kTuple ||
+       object.seq_kind() == SeqKind::kRange)) {
     const bool is_list = object.seq_kind() == SeqKind::kList;
     if (is_list && (name == "append" || name == "extend" || name == "insert" || name == "pop" ||
                     name == "remove" || name == "reverse" || name == "sort" || name == "clear")) {

@@ -222,6 +222,9 @@ SliceBounds ResolveSlice(int64_t length, std::optional<int64_t> start, std::opti
 
 Value BinaryOperation(Interpreter& interp, BinaryOp op, const Value& a, const Value& b) {
   if (a.is_undefined()) RaiseUndefined(a);
+  // str % Undefined formats it like any other argument (str() of it is '').
+  if (op == BinaryOp::kMod && a.is_string())
+    return Value::String(PercentFormat(interp, a, b), a.is_safe());
   if (b.is_undefined()) RaiseUndefined(b);
   if (a.is_number() && b.is_number()) return Numeric(op, a, b);
   switch (op) {

@@ -150,6 +150,25 @@ std::optional<int> CompareNumbers(const Value& a, const Value& b) {
   return CompareIntFloat(a.int_value(), b.float_value());
 }
 
+// dict_keys and dict_items compare as sets in Python (==, <=, < ...).
+bool IsSetLikeView(const Value& v) {
+  return v.is_list() && (v.seq_kind() == SeqKind::kDictKeys || v.seq_kind() == SeqKind::kDictItems);
+}
+
+bool SetContains(const std::vector<Value>& set, const Value& x) {
+  for (const Value& item : set) {
+    if (Equals(item, x)) return true;
+  }
+  return false;
+}
+
+bool IsSubset(const Value& a, const Value& b) {
+  for (const Value& x : a.list().items) {
+    if (!SetContains(b.list().items, x)) return false;
+  }
+  return true;
+}
+
 bool SameSeqFamily(const Value& a, const Value& b) {
   const SeqKind x = a.seq_kind(), y = b.seq_kind();
   if (x == SeqKind::kGenerator || y == SeqKind::kGenerator) return false;
@@ -511,6 +530,9 @@ bool Equals(const Value& a, const Value& b) {
       return a.str() == b.str();
     case Kind::kList: {
       if (a.identity() == b.identity()) return true;
+      if (IsSetLikeView(a) && IsSetLikeView(b)) {
+        return a.list().items.size() == b.list().items.size() && IsSubset(a, b);
+      }
       if (!SameSeqFamily(a, b)) return false;
       const auto& x = a.list().items;
       const auto& y = b.list().items;
@@ -545,6 +567,13 @@ bool CompareOp(const Value& a, const Value& b, std::string_view op) {
   if (a.is_number() && b.is_number()) {
     const std::optional<int> c = CompareNumbers(a, b);
     return c && ApplyOrder(*c, op);
+  }
+  if (IsSetLikeView(a) && IsSetLikeView(b)) {
+    const size_t na = a.list().items.size(), nb = b.list().items.size();
+    if (op == "<=") return IsSubset(a, b);
+    if (op == "<") return na < nb && IsSubset(a, b);
+    if (op == ">=") return IsSubset(b, a);
+    return na > nb && IsSubset(b, a);
   }
   if (a.is_string() && b.is_string()) {
     // UTF-8 byte order is code point order.
@@ -631,7 +660,8 @@ std::vector<Value> Iterate(const Value& v) {
       for (size_t i = 0; i < s.size();) {
         const size_t start = i;
         DecodeUtf8(s, i);
-        out.push_back(Value::String(s.substr(start, i - start), v.is_safe()));
+        // Iterating a Markup gives plain str characters (indexing it keeps Markup).
+        out.push_back(Value::String(s.substr(start, i - start)));
       }
       return out;
     }
@@ -665,6 +695,15 @@ bool Contains(const Value& container, const Value& x) {
       }
       return container.str().find(x.str()) != std::string::npos;
     case Kind::kList:
+      // Dict views look keys up by hash.
+      if (container.seq_kind() == SeqKind::kDictKeys && !IsHashable(x)) {
+        Raise("TypeError", "unhashable type: '" + TypeName(x) + "'");
+      }
+      if (container.seq_kind() == SeqKind::kDictItems && x.is_list() &&
+          x.seq_kind() == SeqKind::kTuple && x.list().items.size() == 2 &&
+          !IsHashable(x.list().items[0])) {
+        Raise("TypeError", "unhashable type: '" + TypeName(x.list().items[0]) + "'");
+      }
       for (const Value& item : Iterate(container)) {
         if (Equals(item, x)) return true;
       }
