@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -91,6 +92,17 @@ int RunServe(ServeFlags flags) {
   if (!api.ok()) return Fail(api.status().message());
   server::ApiServer& api_server = **api;
 
+  // /metrics reads the connection counts of the HTTP server, which starts serving (and may
+  // call it) before Start returns: hand the server over through an atomic.
+  std::atomic<server::HttpServer*> http_for_gauges{nullptr};
+  api_server.set_gauges([&http_for_gauges] {
+    server::ServerGauges g;
+    if (const server::HttpServer* http = http_for_gauges.load(std::memory_order_acquire)) {
+      g.active_connections = http->active_connections();
+      g.rejected_connections = http->rejected_connections();
+    }
+    return g;
+  });
   server::HttpServerOptions http_options;
   http_options.host = flags.host;
   http_options.port = flags.port;
@@ -104,12 +116,7 @@ int RunServe(ServeFlags flags) {
       server::HttpErrorJson);
   if (!http.ok()) return Fail(http.status().message());
   server::HttpServer& http_server = **http;
-  api_server.set_gauges([&http_server] {
-    server::ServerGauges g;
-    g.active_connections = http_server.active_connections();
-    g.rejected_connections = http_server.rejected_connections();
-    return g;
-  });
+  http_for_gauges.store(&http_server, std::memory_order_release);
 
   const std::string url =
       "http://" +

@@ -275,8 +275,7 @@ void Scheduler::Advance(Slot& slot, const float* logits) {
     GeneratedToken token;
     token.token = slot.sampler->Sample(std::span<const float>(logits, n_vocab_));
     if (request.top_logprobs >= 0) {
-      std::vector<int32_t> order;
-      FillLogprobs(logits, n_vocab_, request.top_logprobs, order, token);
+      FillLogprobs(logits, n_vocab_, request.top_logprobs, logprob_order_, token);
     }
     produced.push_back(std::move(token));
   }

@@ -130,6 +130,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Slot>> slots_;  // {n_seq}; touched by the loop thread only
   Batch batch_;
   std::vector<float> logits_;
+  std::vector<int32_t> logprob_order_;  // {n_vocab} scratch of the top-logprobs selection
   std::vector<std::pair<std::shared_ptr<GenerationStream>, GenerationEvent>> outbox_;
   uint64_t tick_ = 0;  // step counter, for least-recently-used slot choice
 

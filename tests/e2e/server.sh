@@ -28,7 +28,10 @@ check() {  # check NAME PYTHON-EXPRESSION-ON-j FILE
   fi
 }
 
-"$bin" random-model --preset tiny --arch qwen2 --seed 3 -q "$work/tiny.gguf" >/dev/null || exit 1
+# A long training context: requests without max_tokens must outlast the test's timeouts (the
+# tiny model generates thousands of tokens per second).
+"$bin" random-model --preset tiny --arch qwen2 --seed 3 --ctx-train 32768 -q "$work/tiny.gguf" \
+  >/dev/null || exit 1
 
 server_pid=
 stop_server() {
@@ -43,7 +46,7 @@ stop_server() {
 start_server() {
   stop_server
   local log=$work/serve-$#-$RANDOM.log
-  "$bin" serve -m "$work/tiny.gguf" --port 0 -t 2 "$@" 2>"$log" &
+  "$bin" serve -m "$work/tiny.gguf" --port 0 -t 2 -c 32768 "$@" 2>"$log" &
   pids+=($!)
   server_pid=$!
   for _ in $(seq 100); do
@@ -177,7 +180,8 @@ else
 fi
 
 if [ $failures -gt 0 ]; then
-  echo "$failures check(s) failed"
+  echo "$failures check(s) failed; the servers' logs end with:"
+  tail -n 30 "$work"/serve-*.log
   exit 1
 fi
 echo "server e2e: all checks passed"

@@ -2,9 +2,10 @@
 # `autarky serve` driven by the official OpenAI Node client (tests/reference/openai/client.mjs):
 #  - basic: the ../shared aidreams260K model (a real trained model; ChatML fallback template):
 #    shapes, streamed == whole, typed errors, 8 concurrent streams batched and each equal to the
-#    request alone, abort cancels;
+#    request alone;
 #  - reasoning: a random-weight model with the Qwen2/R1 vocabulary (single <think>/</think>
-#    tokens) and DeepSeek-R1-Distill-Qwen's chat template, which opens <think> in the prompt.
+#    tokens) and DeepSeek-R1-Distill-Qwen's chat template, which opens <think> in the prompt;
+#    and an aborted stream is cancelled on the server.
 # $1: the autarky binary. Exit 77 (skip) without node/npm, ../shared or a reachable npm registry.
 set -uo pipefail
 bin=$(realpath "$1")
@@ -62,9 +63,10 @@ start_server -m "$model" --parallel 4 -c 512
 node client.mjs basic "$url" || status=1
 stop_server
 
-"$bin" random-model --preset tiny --arch qwen2 --vocab-from "$vocab" --seed 9 -q \
-  "$work/r1-tiny.gguf" >/dev/null || exit 1
-start_server -m "$work/r1-tiny.gguf" --chat-template "$template" --parallel 2 -c 512
+# A long context, so that an endless generation outlasts the abort test's round trip.
+"$bin" random-model --preset tiny --arch qwen2 --vocab-from "$vocab" --seed 9 --ctx-train 32768 \
+  -q "$work/r1-tiny.gguf" >/dev/null || exit 1
+start_server -m "$work/r1-tiny.gguf" --chat-template "$template" --parallel 2 -c 32768
 node client.mjs reasoning "$url" || status=1
 stop_server
 exit $status

@@ -39,16 +39,18 @@ template=$shared/golden/templates/deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja
 flags=()
 if [ -f "$vocab" ] && [ -f "$template" ]; then
   mode=reasoning
-  "$bin" random-model --preset tiny --arch qwen2 --vocab-from "$vocab" --seed 9 -q \
-    "$work/model.gguf" >/dev/null || exit 1
+  "$bin" random-model --preset tiny --arch qwen2 --vocab-from "$vocab" --seed 9 \
+    --ctx-train 32768 -q "$work/model.gguf" >/dev/null || exit 1
   flags=(--chat-template "$template")
 else
   mode=plain
   echo "note: ../shared is absent: testing without a reasoning model"
-  "$bin" random-model --preset tiny --arch qwen2 --seed 9 -q "$work/model.gguf" >/dev/null || exit 1
+  "$bin" random-model --preset tiny --arch qwen2 --seed 9 --ctx-train 32768 -q "$work/model.gguf" \
+    >/dev/null || exit 1
 fi
 log=$work/serve.log
-"$bin" serve -m "$work/model.gguf" --port 0 -t 2 --parallel 2 -c 1024 "${flags[@]}" 2>"$log" &
+# A long context: the stop button must catch an endless generation before the context ends.
+"$bin" serve -m "$work/model.gguf" --port 0 -t 2 --parallel 2 -c 32768 "${flags[@]}" 2>"$log" &
 server_pid=$!
 url=
 for _ in $(seq 200); do

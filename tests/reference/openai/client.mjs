@@ -1,9 +1,10 @@
 // The official OpenAI Node client against `autarky serve` (run by tests/e2e/server_openai.sh).
 //   node client.mjs basic URL       chat/completions/models, streamed == whole, errors as the
 //                                   client's typed exceptions, 8 concurrent streams each equal
-//                                   to the same request alone and batched, abort cancels
+//                                   to the same request alone and batched
 //   node client.mjs reasoning URL   a model whose template opens <think>: reasoning_content
-//                                   apart from content, streamed and not, and the thinking budget
+//                                   apart from content, streamed and not, the thinking budget;
+//                                   aborting a stream cancels it on the server
 import OpenAI from 'openai';
 
 const [mode, url] = process.argv.slice(2);
@@ -104,27 +105,6 @@ async function basic() {
     check(together[i].finish === alone.choices[0].finish_reason, `request ${i}: finish_reason`);
   }
 
-  // Aborting a stream cancels its generation on the server.
-  const cancelledBefore = (await metrics()).text.match(/reason="cancelled"} (\d+)/)?.[1] ?? '0';
-  const controller = new AbortController();
-  const endless = await client.chat.completions.create(
-    { model, messages: messages('go on forever'), stream: true, ignore_eos: true },
-    { signal: controller.signal });
-  try {
-    for await (const chunk of endless) {
-      if (chunk.choices[0]?.delta?.content) controller.abort();
-    }
-  } catch (e) {
-    check(e.name === 'AbortError' || e instanceof OpenAI.APIUserAbortError, 'abort', String(e));
-  }
-  let cancelled = false;
-  for (let i = 0; i < 100 && !cancelled; i++) {
-    const now = await metrics();
-    cancelled = (now.text.match(/reason="cancelled"} (\d+)/)?.[1] ?? '0') !== cancelledBefore &&
-      now.value('autarky_active_requests') === 0;
-    if (!cancelled) await new Promise((r) => setTimeout(r, 50));
-  }
-  check(cancelled, 'an aborted stream is cancelled on the server');
 }
 
 async function reasoning() {
@@ -148,6 +128,29 @@ async function reasoning() {
   const text = raw.choices[0].message.content;
   check(text.includes('</think>') && raw.choices[0].message.reasoning_content === undefined,
     'reasoning_format none keeps the raw text', raw.choices[0].message);
+
+  // Aborting a stream cancels its generation on the server.
+  const cancelledBefore = (await metrics()).text.match(/reason="cancelled"} (\d+)/)?.[1] ?? '0';
+  const controller = new AbortController();
+  const endless = await client.chat.completions.create(
+    { model, messages: messages('go on forever'), stream: true, ignore_eos: true },
+    { signal: controller.signal });
+  try {
+    for await (const chunk of endless) {
+      const delta = chunk.choices[0]?.delta;
+      if (delta?.content || delta?.reasoning_content) controller.abort();
+    }
+  } catch (e) {
+    check(e.name === 'AbortError' || e instanceof OpenAI.APIUserAbortError, 'abort', String(e));
+  }
+  let cancelled = false;
+  for (let i = 0; i < 100 && !cancelled; i++) {
+    const now = await metrics();
+    cancelled = (now.text.match(/reason="cancelled"} (\d+)/)?.[1] ?? '0') !== cancelledBefore &&
+      now.value('autarky_active_requests') === 0;
+    if (!cancelled) await new Promise((r) => setTimeout(r, 50));
+  }
+  check(cancelled, 'an aborted stream is cancelled on the server');
 }
 
 try {
