@@ -178,7 +178,8 @@ expect_error() {  # expect_error "message part" ARGS...
     fail "template $*: error is not one line: $(cat "$work/err")"
   fi
 }
-expect_error "line 1, column 74" --chat-template "$templates/google-gemma-2-2b-it.jinja" \
+# The error points at the raise_exception call (column 59 of the one-line Gemma template).
+expect_error "line 1, column 59" --chat-template "$templates/google-gemma-2-2b-it.jinja" \
   --messages "$conv/system_user.json"
 expect_error "TemplateError: System role not supported" \
   --chat-template "$templates/google-gemma-2-2b-it.jinja" --messages "$conv/system_user.json"
