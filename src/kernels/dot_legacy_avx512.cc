@@ -250,26 +250,43 @@ template <typename Block, size_t kOffsetBytes>
 }
 
 // The F16 scale d of 4 consecutive blocks (lanes 0-3) and, for types with a min, their m
-// (lanes 4-7), as floats: one or two loads of the blocks and a word permute. The loads are
-// masked to the 4 blocks, which never end within the first 64 bytes (blocks are >= 18 bytes).
+// (lanes 4-7), as floats: a word permute of one or two full 64-byte loads that lie within the
+// 4 blocks (blocks are >= 18 bytes). (Masked loads reaching past the blocks measured slow when
+// the rows stream from DRAM.)
 template <typename Block, bool kWithMin>
 [[gnu::always_inline]] static inline __m256 BlockScales(const Block* b) {
   constexpr int kS = sizeof(Block);
   constexpr int kBytes = 4 * kS;
-  constexpr int kD = offsetof(Block, d) / 2;
-  constexpr int kM = kWithMin ? 1 : 0;  // m, when present, follows d
-  constexpr int kW = kS / 2;            // words per block
-  static_assert(kS % 2 == 0 && kBytes >= 64 && 2 * (kD + kM + 3 * kW) < 128);
-  // Word indices, highest lane first.
-  const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                       0, 0, 0, 0, kD + kM + 3 * kW, kD + kM + 2 * kW, kD + kM + kW,
-                                       kD + kM, kD + 3 * kW, kD + 2 * kW, kD + kW, kD);
+  constexpr int kM = kWithMin ? 2 : 0;  // m, when present, follows d
+  constexpr int kLast = 3 * kS + static_cast<int>(offsetof(Block, d)) + kM + 2;  // bytes used
+  constexpr int kD = static_cast<int>(offsetof(Block, d));
+  constexpr bool kTwo = kLast > 64;
+  // The second load starts at the first F16 the first one misses, or earlier if it would
+  // otherwise reach past the 4 blocks.
+  constexpr int kSecond = [] {
+    for (int i = 0; i < 4; ++i) {
+      for (int f = 0; f <= kM; f += 2) {
+        const int o = kD + f + i * kS;
+        if (o + 2 > 64) return o < kBytes - 64 ? o : kBytes - 64;
+      }
+    }
+    return 0;
+  }();
+  static_assert(kS % 2 == 0 && kSecond % 2 == 0 && kSecond + 64 <= kBytes && kLast <= kSecond + 64);
+  // Word index of the F16 at byte o: from the first load, or 32 + from the second.
+  constexpr auto word = [](int o) { return o + 2 <= 64 ? o / 2 : 32 + (o - kSecond) / 2; };
+  // Highest lane first.
+  const __m512i idx = _mm512_set_epi16(
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      static_cast<int16_t>(word(kD + kM + 3 * kS)), static_cast<int16_t>(word(kD + kM + 2 * kS)),
+      static_cast<int16_t>(word(kD + kM + kS)), static_cast<int16_t>(word(kD + kM)),
+      static_cast<int16_t>(word(kD + 3 * kS)), static_cast<int16_t>(word(kD + 2 * kS)),
+      static_cast<int16_t>(word(kD + kS)), static_cast<int16_t>(word(kD)));
   const auto* p = reinterpret_cast<const uint8_t*>(b);
   const __m512i v0 = _mm512_loadu_si512(p);
   __m512i words;
-  if constexpr (kBytes > 64) {
-    const __mmask64 tail = _cvtu64_mask64(kBytes >= 128 ? ~0ULL : (1ULL << (kBytes - 64)) - 1);
-    words = _mm512_permutex2var_epi16(v0, idx, _mm512_maskz_loadu_epi8(tail, p + 64));
+  if constexpr (kTwo) {
+    words = _mm512_permutex2var_epi16(v0, idx, _mm512_loadu_si512(p + kSecond));
   } else {
     words = _mm512_permutexvar_epi16(idx, v0);
   }
