@@ -107,7 +107,8 @@ def read(path):
     def rstr():
         (n,) = rd("Q")
         return f.read(n).decode("utf-8")
-    sizes = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q", 11: "q", 12: "d"}
+    sizes = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q", 11: "q",
+             12: "d"}
     def value(t):
         if t == 8:
             return rstr()
@@ -140,7 +141,8 @@ else:  # extract FILE TEMPLATE_OUT: the template, then "bos eos" on stdout
     sys.stdout.write(tokens[kv["tokenizer.ggml.bos_token_id"]] + "\n" +
                      tokens[kv["tokenizer.ggml.eos_token_id"]] + "\n")
 PY
-"$python" "$work/gguf.py" write "$work/model.gguf" "$templates/meta-llama-Llama-3.1-8B-Instruct.jinja" \
+"$python" "$work/gguf.py" write "$work/model.gguf" \
+  "$templates/meta-llama-Llama-3.1-8B-Instruct.jinja" \
   "$templates/NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja"
 compare "-m written.gguf" -m "$work/model.gguf" --messages "$conv/system_user.json" \
   --add-generation-prompt -- --template "$templates/meta-llama-Llama-3.1-8B-Instruct.jinja" \
@@ -157,7 +159,8 @@ if [ -f "$phi" ]; then
     --bos "${special[0]}" --eos "${special[1]}"
   # --chat-template overrides the model's template; the tokens still come from the model.
   compare "-m phi-3.gguf --chat-template" -m "$phi" \
-    --chat-template "$templates/Qwen-Qwen2.5-7B-Instruct.jinja" --messages "$conv/single_user.json" \
+    --chat-template "$templates/Qwen-Qwen2.5-7B-Instruct.jinja" \
+    --messages "$conv/single_user.json" \
     -- --template "$templates/Qwen-Qwen2.5-7B-Instruct.jinja" --messages "$conv/single_user.json" \
     --bos "${special[0]}" --eos "${special[1]}"
 fi
@@ -208,4 +211,5 @@ if [ $((both_raised * 2)) -gt "$checks" ]; then
   echo "FAIL: $both_raised of $checks comparisons raised in both"
   exit 1
 fi
-echo "template: all checks passed ($checks renders compared with jinja2, $both_raised raised in both)"
+echo "template: all checks passed ($checks renders compared with jinja2," \
+  "$both_raised raised in both)"
