@@ -97,11 +97,12 @@ void LingeringClose(int fd) {
 class ConnectionResponder : public HttpResponder {
  public:
   ConnectionResponder(int fd, bool keep_alive, bool chunked_ok, int write_timeout_ms,
-                      const std::atomic<bool>& stopping)
+                      int idle_timeout_ms, const std::atomic<bool>& stopping)
       : fd_(fd),
         keep_alive_(keep_alive),
         chunked_ok_(chunked_ok),
         write_timeout_ms_(write_timeout_ms),
+        idle_timeout_s_(idle_timeout_ms / 1000),
         stopping_(stopping) {}
 
   bool Send(int status, std::string_view content_type, std::string_view body,
@@ -109,8 +110,8 @@ class ConnectionResponder : public HttpResponder {
     if (responded_) return false;
     responded_ = true;
     HeaderList headers = {{"Content-Type", std::string(content_type)},
-                          {"Content-Length", std::to_string(body.size())},
-                          {"Connection", keep_alive_ ? "keep-alive" : "close"}};
+                          {"Content-Length", std::to_string(body.size())}};
+    AddConnectionHeaders(headers);
     headers.insert(headers.end(), extra.begin(), extra.end());
     std::string out = FormatResponseHead(status, headers);
     out.append(body);
@@ -126,11 +127,10 @@ class ConnectionResponder : public HttpResponder {
                           {"X-Accel-Buffering", "no"}};
     if (chunked_ok_) {
       headers.emplace_back("Transfer-Encoding", "chunked");
-      headers.emplace_back("Connection", keep_alive_ ? "keep-alive" : "close");
     } else {
       keep_alive_ = false;  // HTTP/1.0: the end of the body is the end of the connection
-      headers.emplace_back("Connection", "close");
     }
+    AddConnectionHeaders(headers);
     headers.insert(headers.end(), extra.begin(), extra.end());
     return Put(FormatResponseHead(status, headers));
   }
@@ -169,6 +169,14 @@ class ConnectionResponder : public HttpResponder {
   bool reusable() const { return keep_alive_ && !failed_ && !streaming_; }
 
  private:
+  // Tells clients how long an idle connection stays open, so they do not reuse one the server
+  // is about to close.
+  void AddConnectionHeaders(HeaderList& headers) const {
+    headers.emplace_back("Connection", keep_alive_ ? "keep-alive" : "close");
+    if (keep_alive_)
+      headers.emplace_back("Keep-Alive", "timeout=" + std::to_string(idle_timeout_s_));
+  }
+
   bool Put(std::string_view data) {
     if (failed_) return false;
     if (!SendAll(fd_, data, write_timeout_ms_)) failed_ = true;
@@ -179,6 +187,7 @@ class ConnectionResponder : public HttpResponder {
   bool keep_alive_;
   bool chunked_ok_;
   int write_timeout_ms_;
+  int idle_timeout_s_;
   const std::atomic<bool>& stopping_;
   bool responded_ = false;
   bool streaming_ = false;
@@ -416,7 +425,7 @@ void HttpServer::Serve(int fd) {
     }
 
     ConnectionResponder responder(fd, request.KeepAlive(), request.minor_version >= 1,
-                                  options_.write_timeout_ms, stopping_);
+                                  options_.write_timeout_ms, options_.idle_timeout_ms, stopping_);
     handler_(request, responder);
     if (!responder.responded()) {
       responder.Send(500, "application/json",

@@ -125,7 +125,7 @@ TEST_F(HttpServerTest, AnswersAndKeepsTheConnection) {
   c.Send("GET /health?x HTTP/1.1\r\nHost: a\r\n\r\n");
   std::string r = c.ReadResponse();
   EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
-  EXPECT_NE(r.find("Connection: keep-alive"), std::string::npos) << r;
+  EXPECT_NE(r.find("Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n"), std::string::npos) << r;
   EXPECT_EQ(BodyOf(r), "GET /health?x []");
   c.Send("POST /b HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
   EXPECT_EQ(BodyOf(c.ReadResponse()), "POST /b [hello]");
