@@ -1,6 +1,7 @@
 // Matrix-product benchmarks on the FFN shapes of DeepSeek-R1-Distill-Qwen-1.5B (hidden 1536,
-// intermediate 8960): decode (one token: GB/s of weights streamed), prompt processing (8 and 32
-// tokens: GFLOP/s) and the share of a threaded decode product spent in synchronisation.
+// intermediate 8960): decode (one token: GB/s of weights streamed), prompt processing (8, 32 and
+// 128 tokens: GFLOP/s; 128 takes the packed-panel path) and the share of a threaded decode
+// product spent in synchronisation.
 //
 // Weights are quantized from random data once per type and shape, then copied until they span
 // well over the last-level cache; iterations rotate through the copies so that every product
@@ -203,7 +204,7 @@ void RegisterMatmulBenchmarks() {
     if (kernels::FindWeightKernels(type) == nullptr) continue;  // no kernels registered yet
     const std::string tname(DTypeName(type));
     for (Shape shape : kShapes) {
-      for (int64_t tokens : {1, 8, 32}) {
+      for (int64_t tokens : {1, 8, 32, 128}) {
         for (int threads : {1, 2}) {
           const std::string name = std::string(tokens == 1 ? "matvec/" : "gemm/") + tname + "/" +
                                    ShapeName(shape) +

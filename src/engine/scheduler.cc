@@ -214,8 +214,7 @@ void Scheduler::Start(Slot& slot, std::unique_ptr<Job> job) {
   slot.usage.queue_seconds = Seconds(Clock::now() - job->submitted);
   slot.admitted = ++tick_;
   slot.job = std::move(job);
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++stats_.active;
+  std::lock_guard<std::mutex> lock(mutex_);  // stats_.active was counted at admission
   stats_.prompt_tokens += slot.usage.prompt_tokens;
   stats_.cached_tokens += slot.usage.cached_tokens;
 }
@@ -362,6 +361,9 @@ void Scheduler::Loop() {
       while (free_slots-- > 0 && !queue_.empty()) {
         admitted.push_back(std::move(queue_.front()));
         queue_.pop_front();
+        // Counted as active now, under the lock, so that Submit never sees a job that has
+        // left the queue but not yet reached a slot (that window let the queue overfill).
+        ++stats_.active;
       }
       stats_.queued = static_cast<int32_t>(queue_.size());
     }

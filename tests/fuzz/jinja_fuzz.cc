@@ -57,13 +57,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace autarky::chat;
   const std::string source(reinterpret_cast<const char*>(data), size);
   autarky::Result<ChatTemplate> parsed = ChatTemplate::Parse(source);
+  // An "internal error" is a std::exception other than a template error: a bug.
   if (!parsed.ok()) {
     FUZZ_CHECK(!parsed.status().message().empty());
+    FUZZ_CHECK(parsed.status().message().rfind("internal error", 0) != 0);
     return 0;
   }
   const autarky::Result<std::string> first = parsed->Apply(Inputs());
   if (!first.ok()) {
     FUZZ_CHECK(!first.status().message().empty());
+    FUZZ_CHECK(first.status().message().rfind("internal error", 0) != 0);
     return 0;
   }
   FUZZ_CHECK(first->size() <= Inputs().limits.max_output_bytes);

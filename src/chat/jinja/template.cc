@@ -34,6 +34,9 @@ Result<Template> Template::Parse(std::string_view source) {
     return ToStatus(e);
   } catch (const std::bad_alloc&) {
     return ErrorStatus("MemoryError: out of memory while parsing the template");
+  } catch (const std::exception& e) {
+    // Not expected: every failure should be a TemplateError. Still never abort on input.
+    return ErrorStatus(std::string("internal error while parsing the template: ") + e.what());
   }
 }
 
@@ -52,6 +55,8 @@ Result<std::string> Template::Render(const std::vector<std::pair<std::string, Va
     return ErrorStatus("MemoryError: out of memory while rendering the template");
   } catch (const std::length_error&) {
     return ErrorStatus("MemoryError: a string or list grew too long while rendering");
+  } catch (const std::exception& e) {
+    return ErrorStatus(std::string("internal error while rendering the template: ") + e.what());
   }
 }
 
