@@ -1,5 +1,5 @@
 // `autarky random-model OUT.gguf --arch A [--preset P] [shape flags]`: writes a random-weight
-// llama/qwen2/qwen3 GGUF for tests and benchmarks (tools/random_model.h).
+// llama/qwen2/qwen3/deepseek2 GGUF for tests and benchmarks (tools/random_model.h).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -58,7 +58,7 @@ int RunRandomModel(RandomModelArgs& args) {
                  args.rope_scaling.c_str());
     return 1;
   }
-  o.rope_scaling = *scaling;
+  if (given("--rope-scaling") || o.arch != "deepseek2") o.rope_scaling = *scaling;  // presets set it
   const std::optional<DType> type = ParseDType(args.type);
   if (!type) {
     std::fprintf(stderr, "autarky random-model: --type %s: expected F32, F16 or BF16\n",
@@ -86,15 +86,17 @@ void AddRandomModelCommand(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RandomModelArgs>();
   CLI::App* cmd = app.add_subcommand(
       "random-model",
-      "Write a GGUF model with random weights (llama, qwen2 or qwen3 layout, keys and tensor "
-      "names as llama.cpp's converter writes them), for tests and benchmarks.");
+      "Write a GGUF model with random weights (llama, qwen2, qwen3 or deepseek2 layout, keys and "
+      "tensor names as llama.cpp's converter writes them), for tests and benchmarks.");
   args->cmd = cmd;
   tools::RandomModelOptions& o = args->options;
   cmd->add_option("output", o.output, "Output GGUF file (written atomically)")->required();
-  cmd->add_option("--arch", o.arch, "llama, qwen2 or qwen3 (a preset may set it)");
+  cmd->add_option("--arch", o.arch, "llama, qwen2, qwen3 or deepseek2 (a preset may set it)");
   cmd->add_option("--preset", args->preset,
-                  "tiny (2 layers, dim 64; for tests) or r1-distill-qwen-1.5b (qwen2, 28 layers, "
-                  "dim 1536, vocab 151936); flags below override it");
+                  "tiny (2 layers, dim 64; for tests; deepseek2: V2-Lite style, 3 layers), tiny-v3 "
+                  "(deepseek2, V3 style), r1-distill-qwen-1.5b (qwen2, 28 layers, dim 1536, vocab "
+                  "151936) or deepseek-v2-lite (deepseek2, 27 layers, 64 experts); flags below "
+                  "override it");
   cmd->add_option("--layers", args->n_layer, "Number of blocks");
   cmd->add_option("--dim", args->n_embd, "Embedding size");
   cmd->add_option("--ffn", args->n_ff, "Feed-forward size");

@@ -3,10 +3,11 @@
 
 namespace autarky {
 
-extern const ArchSpec kLlamaArchSpec;  // arch/llama.cc
+extern const ArchSpec kLlamaArchSpec;      // arch/llama.cc
+extern const ArchSpec kDeepseek2ArchSpec;  // arch/deepseek2.cc
 
 namespace {
-const ArchSpec* const kArchSpecs[] = {&kLlamaArchSpec};
+const ArchSpec* const kArchSpecs[] = {&kLlamaArchSpec, &kDeepseek2ArchSpec};
 }  // namespace
 
 std::span<const ArchSpec* const> AllArchSpecs() { return kArchSpecs; }

@@ -117,7 +117,59 @@ void Encode(DType type, const float* values, int64_t n, uint8_t* bytes) {
 
 size_t ElementBytes(DType type) { return type == DType::kF32 ? 4 : 2; }
 
+// deepseek2: MLA attention and, after the leading dense layers, routed + shared experts, with
+// the tensor names and ggml shapes of llama.cpp's converter (attn_kv_b not split).
+std::vector<TensorSpec> PlanDeepseek2Tensors(const RandomModelOptions& o, int64_t n_vocab) {
+  const int64_t qk_head = o.qk_nope_dim + o.qk_rope_dim;
+  std::vector<TensorSpec> specs;
+  auto add = [&](std::string name, std::vector<int64_t> dims, Fill fill) {
+    const DType type = dims.size() >= 2 ? o.type : DType::kF32;
+    specs.push_back({std::move(name), std::move(dims), type, fill, {}});
+  };
+  add("token_embd.weight", {o.n_embd, n_vocab}, Fill::kMatrix);
+  for (int64_t layer = 0; layer < o.n_layer; ++layer) {
+    const std::string blk = "blk." + std::to_string(layer) + ".";
+    add(blk + "attn_norm.weight", {o.n_embd}, Fill::kNorm);
+    if (o.q_lora_rank > 0) {
+      add(blk + "attn_q_a.weight", {o.n_embd, o.q_lora_rank}, Fill::kMatrix);
+      add(blk + "attn_q_a_norm.weight", {o.q_lora_rank}, Fill::kNorm);
+      add(blk + "attn_q_b.weight", {o.q_lora_rank, o.n_head * qk_head}, Fill::kMatrix);
+    } else {
+      add(blk + "attn_q.weight", {o.n_embd, o.n_head * qk_head}, Fill::kMatrix);
+    }
+    add(blk + "attn_kv_a_mqa.weight", {o.n_embd, o.kv_lora_rank + o.qk_rope_dim}, Fill::kMatrix);
+    add(blk + "attn_kv_a_norm.weight", {o.kv_lora_rank}, Fill::kNorm);
+    add(blk + "attn_kv_b.weight", {o.kv_lora_rank, o.n_head * (o.qk_nope_dim + o.v_head_dim)},
+        Fill::kMatrix);
+    add(blk + "attn_output.weight", {o.n_head * o.v_head_dim, o.n_embd}, Fill::kMatrix);
+    add(blk + "ffn_norm.weight", {o.n_embd}, Fill::kNorm);
+    if (layer < o.n_dense_lead) {
+      add(blk + "ffn_gate.weight", {o.n_embd, o.n_ff}, Fill::kMatrix);
+      add(blk + "ffn_up.weight", {o.n_embd, o.n_ff}, Fill::kMatrix);
+      add(blk + "ffn_down.weight", {o.n_ff, o.n_embd}, Fill::kMatrix);
+      continue;
+    }
+    // The router stays F32, as the converter keeps it.
+    specs.push_back({blk + "ffn_gate_inp.weight", {o.n_embd, o.n_expert}, DType::kF32,
+                     Fill::kMatrix, {}});
+    if (o.expert_gating == 2) add(blk + "exp_probs_b.bias", {o.n_expert}, Fill::kBias);
+    add(blk + "ffn_gate_exps.weight", {o.n_embd, o.n_ff_exp, o.n_expert}, Fill::kMatrix);
+    add(blk + "ffn_up_exps.weight", {o.n_embd, o.n_ff_exp, o.n_expert}, Fill::kMatrix);
+    add(blk + "ffn_down_exps.weight", {o.n_ff_exp, o.n_embd, o.n_expert}, Fill::kMatrix);
+    if (o.n_expert_shared > 0) {
+      const int64_t shared_ff = o.n_ff_exp * o.n_expert_shared;
+      add(blk + "ffn_gate_shexp.weight", {o.n_embd, shared_ff}, Fill::kMatrix);
+      add(blk + "ffn_up_shexp.weight", {o.n_embd, shared_ff}, Fill::kMatrix);
+      add(blk + "ffn_down_shexp.weight", {shared_ff, o.n_embd}, Fill::kMatrix);
+    }
+  }
+  add("output_norm.weight", {o.n_embd}, Fill::kNorm);
+  if (!o.tied) add("output.weight", {o.n_embd, n_vocab}, Fill::kMatrix);
+  return specs;
+}
+
 std::vector<TensorSpec> PlanTensors(const RandomModelOptions& o, int64_t n_vocab) {
+  if (o.arch == "deepseek2") return PlanDeepseek2Tensors(o, n_vocab);
   const int64_t head_dim = o.head_dim > 0 ? o.head_dim : o.n_embd / o.n_head;
   const int64_t q_dim = o.n_head * head_dim;
   const int64_t kv_dim = o.n_head_kv * head_dim;
@@ -237,6 +289,30 @@ void AddHyperParameters(const RandomModelOptions& o, int64_t n_vocab, GgufWriter
     writer.Set(a + ".attention.key_length", u32(head_dim));
     writer.Set(a + ".attention.value_length", u32(head_dim));
   }
+  if (a == "deepseek2") {
+    // key/value_length are the per-head sizes of the decompressed (naive) attention.
+    writer.Set(a + ".attention.key_length", u32(o.qk_nope_dim + o.qk_rope_dim));
+    writer.Set(a + ".attention.value_length", u32(o.v_head_dim));
+    writer.Set(a + ".vocab_size", u32(n_vocab));
+    writer.Set(a + ".rope.dimension_count", u32(o.qk_rope_dim));
+    writer.Set(a + ".leading_dense_block_count", u32(o.n_dense_lead));
+    if (o.q_lora_rank > 0) writer.Set(a + ".attention.q_lora_rank", u32(o.q_lora_rank));
+    writer.Set(a + ".attention.kv_lora_rank", u32(o.kv_lora_rank));
+    writer.Set(a + ".expert_count", u32(o.n_expert));
+    writer.Set(a + ".expert_used_count", u32(o.n_expert_used));
+    writer.Set(a + ".expert_feed_forward_length", u32(o.n_ff_exp));
+    writer.Set(a + ".expert_shared_count", u32(o.n_expert_shared));
+    writer.Set(a + ".expert_weights_scale", GgufValue::F32(o.expert_weights_scale));
+    writer.Set(a + ".expert_weights_norm", GgufValue::Bool(o.expert_weights_norm));
+    writer.Set(a + ".expert_gating_func", u32(o.expert_gating));
+    if (o.n_group > 0) {
+      writer.Set(a + ".expert_group_count", u32(o.n_group));
+      writer.Set(a + ".expert_group_used_count", u32(o.n_group_used));
+    }
+    if (o.rope_scaling == RopeScaling::kYarn) {
+      writer.Set(a + ".rope.scaling.yarn_log_multiplier", GgufValue::F32(o.yarn_log_mul));
+    }
+  }
   const uint32_t file_type = o.type == DType::kF32   ? kFileTypeF32
                              : o.type == DType::kF16 ? kFileTypeF16
                                                      : kFileTypeBF16;
@@ -275,6 +351,49 @@ Status CheckDim(const char* what, int64_t value, int64_t max = kMaxDim) {
   return Status::Ok();
 }
 
+Status ValidateDeepseek2Options(const RandomModelOptions& o) {
+  if (o.output.empty()) return OptionError("no output file");
+  RETURN_IF_ERROR(CheckDim("--layers", o.n_layer, kMaxLayers));
+  RETURN_IF_ERROR(CheckDim("--dim", o.n_embd));
+  RETURN_IF_ERROR(CheckDim("--ffn", o.n_ff));
+  RETURN_IF_ERROR(CheckDim("--heads", o.n_head));
+  RETURN_IF_ERROR(CheckDim("--ctx-train", o.n_ctx_train));
+  RETURN_IF_ERROR(CheckDim("kv_lora_rank", o.kv_lora_rank));
+  RETURN_IF_ERROR(CheckDim("qk_nope_head_dim", o.qk_nope_dim));
+  RETURN_IF_ERROR(CheckDim("qk_rope_head_dim", o.qk_rope_dim));
+  RETURN_IF_ERROR(CheckDim("v_head_dim", o.v_head_dim));
+  RETURN_IF_ERROR(CheckDim("expert count", o.n_expert, 4096));
+  RETURN_IF_ERROR(CheckDim("experts used", o.n_expert_used, o.n_expert));
+  RETURN_IF_ERROR(CheckDim("expert ffn", o.n_ff_exp));
+  if (o.q_lora_rank < 0 || o.q_lora_rank > kMaxDim || o.n_expert_shared < 0 ||
+      o.n_expert_shared > 64 || o.n_dense_lead < 0 || o.n_dense_lead > o.n_layer) {
+    return OptionError("q_lora_rank, shared experts or leading dense layers out of range");
+  }
+  if (o.qk_rope_dim % 2 != 0) return OptionError("qk_rope_head_dim must be even");
+  if (o.expert_gating != 1 && o.expert_gating != 2) {
+    return OptionError("expert gating must be 1 (softmax) or 2 (sigmoid)");
+  }
+  if (o.n_group > 0 && (o.n_expert % o.n_group != 0 || o.n_group_used < 1 ||
+                        o.n_group_used > o.n_group ||
+                        o.n_expert_used > o.n_group_used * (o.n_expert / o.n_group))) {
+    return OptionError("expert groups must divide the experts and hold the experts used");
+  }
+  if (o.vocab_from.empty()) {
+    RETURN_IF_ERROR(CheckDim("--vocab", o.n_vocab));
+    if (o.n_vocab < kMinSelfMadeVocab) {
+      return OptionError("--vocab must be at least " + std::to_string(kMinSelfMadeVocab));
+    }
+  }
+  if (o.rope_scaling == RopeScaling::kLlama3) {
+    return OptionError("llama3 rope scaling exists only for --arch llama");
+  }
+  if (o.type != DType::kF32 && o.type != DType::kF16 && o.type != DType::kBF16) {
+    return OptionError("--type must be F32, F16 or BF16 (quantize the result with autarky "
+                       "quantize)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::optional<RopeScaling> ParseRopeScaling(std::string_view name) {
@@ -300,7 +419,7 @@ std::string_view RopeScalingName(RopeScaling scaling) {
 }
 
 Status ApplyRandomModelPreset(std::string_view preset, RandomModelOptions* o) {
-  if (preset == "tiny") {
+  if (preset == "tiny" && o->arch != "deepseek2") {
     if (o->arch.empty()) return OptionError("the tiny preset needs --arch");
     o->n_layer = 2;
     o->n_embd = 64;
@@ -310,6 +429,93 @@ Status ApplyRandomModelPreset(std::string_view preset, RandomModelOptions* o) {
     o->head_dim = o->arch == "qwen3" ? 32 : 0;  // Qwen3's heads are wider than n_embd / n_head
     o->n_vocab = 512;
     o->n_ctx_train = 2048;
+    return Status::Ok();
+  }
+  if (preset == "tiny" && o->arch == "deepseek2") {
+    // V2-Lite style: plain attn_q, softmax routing without normalization; 1 dense layer, then 2
+    // MoE layers. kv_lora_rank + qk_rope_dim = 64 suits a Q8_0 cache; v_head_dim differs from
+    // qk_nope_dim so that a swapped split of attn_kv_b shows.
+    o->n_layer = 3;
+    o->n_embd = 64;
+    o->n_ff = 128;
+    o->n_head = 4;
+    o->n_head_kv = 4;
+    o->n_vocab = 512;
+    o->n_ctx_train = 2048;
+    o->rms_eps = 1e-6f;
+    o->q_lora_rank = 0;
+    o->kv_lora_rank = 48;
+    o->qk_nope_dim = 16;
+    o->qk_rope_dim = 16;
+    o->v_head_dim = 24;
+    o->n_expert = 8;
+    o->n_expert_used = 2;
+    o->n_expert_shared = 2;
+    o->n_ff_exp = 32;
+    o->n_dense_lead = 1;
+    o->expert_gating = 1;
+    o->expert_weights_norm = false;
+    o->expert_weights_scale = 1.0f;
+    return Status::Ok();
+  }
+  if (preset == "tiny-v3") {
+    // V3 style: q_lora, sigmoid scores with the exp_probs_b selection bias, 4 groups of which 2
+    // are searched, normalized and scaled weights, one shared expert, YaRN with its mscale.
+    if (!o->arch.empty() && o->arch != "deepseek2") {
+      return OptionError("the tiny-v3 preset is a deepseek2 model, not " + o->arch);
+    }
+    o->arch = "deepseek2";
+    RETURN_IF_ERROR(ApplyRandomModelPreset("tiny", o));
+    o->q_lora_rank = 40;
+    o->v_head_dim = 16;
+    o->n_expert = 16;
+    o->n_expert_used = 4;
+    o->n_expert_shared = 1;
+    o->n_group = 4;
+    o->n_group_used = 2;
+    o->expert_gating = 2;
+    o->expert_weights_norm = true;
+    o->expert_weights_scale = 2.5f;
+    o->n_ctx_train = 1024;
+    o->rope_scaling = RopeScaling::kYarn;
+    o->rope_factor = 4.0f;
+    o->rope_orig_ctx = 256;
+    o->yarn_log_mul = 0.1f;
+    return Status::Ok();
+  }
+  if (preset == "deepseek-v2-lite") {
+    // config.json of deepseek-ai/DeepSeek-V2-Lite.
+    if (!o->arch.empty() && o->arch != "deepseek2") {
+      return OptionError("the deepseek-v2-lite preset is a deepseek2 model, not " + o->arch);
+    }
+    o->arch = "deepseek2";
+    o->n_layer = 27;
+    o->n_embd = 2048;
+    o->n_ff = 10944;
+    o->n_head = 16;
+    o->n_head_kv = 16;
+    o->n_vocab = 102400;
+    o->n_ctx_train = 163840;
+    o->rope_base = 10000.0f;
+    o->rms_eps = 1e-6f;
+    o->tied = false;
+    o->q_lora_rank = 0;
+    o->kv_lora_rank = 512;
+    o->qk_nope_dim = 128;
+    o->qk_rope_dim = 64;
+    o->v_head_dim = 128;
+    o->n_expert = 64;
+    o->n_expert_used = 6;
+    o->n_expert_shared = 2;
+    o->n_ff_exp = 1408;
+    o->n_dense_lead = 1;
+    o->expert_gating = 1;
+    o->expert_weights_norm = false;
+    o->expert_weights_scale = 1.0f;
+    o->rope_scaling = RopeScaling::kYarn;
+    o->rope_factor = 40.0f;
+    o->rope_orig_ctx = 4096;
+    o->yarn_log_mul = 0.0707f;  // 0.1 * mscale_all_dim
     return Status::Ok();
   }
   if (preset == "r1-distill-qwen-1.5b") {
@@ -332,13 +538,14 @@ Status ApplyRandomModelPreset(std::string_view preset, RandomModelOptions* o) {
     return Status::Ok();
   }
   return OptionError("unknown preset '" + std::string(preset) +
-                     "' (known: tiny, r1-distill-qwen-1.5b)");
+                     "' (known: tiny, tiny-v3, r1-distill-qwen-1.5b, deepseek-v2-lite)");
 }
 
 Status ValidateRandomModelOptions(const RandomModelOptions& o) {
   if (o.output.empty()) return OptionError("no output file");
+  if (o.arch == "deepseek2") return ValidateDeepseek2Options(o);
   if (o.arch != "llama" && o.arch != "qwen2" && o.arch != "qwen3") {
-    return OptionError("--arch must be llama, qwen2 or qwen3" +
+    return OptionError("--arch must be llama, qwen2, qwen3 or deepseek2" +
                        (o.arch.empty() ? std::string() : ", got '" + o.arch + "'"));
   }
   RETURN_IF_ERROR(CheckDim("--layers", o.n_layer, kMaxLayers));

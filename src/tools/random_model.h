@@ -1,6 +1,7 @@
 // `autarky random-model`: writes a GGUF model with random weights and the exact keys and tensor
-// names llama.cpp's convert_hf_to_gguf.py gives a llama, qwen2 or qwen3 checkpoint, for tests
-// (against the PyTorch reference) and benchmarks (the DeepSeek-R1-Distill-Qwen-1.5B shape).
+// names llama.cpp's convert_hf_to_gguf.py gives a llama, qwen2, qwen3 or deepseek2 checkpoint,
+// for tests (against the PyTorch references) and benchmarks (the DeepSeek-R1-Distill-Qwen-1.5B
+// and DeepSeek-V2-Lite shapes).
 //
 // Tensor data is a deterministic function of the seed, the tensor name and the element index
 // (generated in fixed chunks of elements, each from its own generator), so the file is
@@ -27,7 +28,7 @@ std::string_view RopeScalingName(RopeScaling scaling);
 
 struct RandomModelOptions {
   std::string output;
-  std::string arch;  // llama | qwen2 | qwen3
+  std::string arch;  // llama | qwen2 | qwen3 | deepseek2
   int64_t n_layer = 0;
   int64_t n_embd = 0;
   int64_t n_ff = 0;
@@ -50,10 +51,30 @@ struct RandomModelOptions {
   std::string vocab_from;    // copy every tokenizer.* key of this GGUF instead of a made-up vocab
   int threads = 0;           // 0: all hardware threads
   bool progress = true;
+
+  // deepseek2 only (MLA attention, Mixture-of-Experts). n_ff is the dense layers' width.
+  int64_t q_lora_rank = 0;   // 0: one attn_q matrix (V2-Lite); else attn_q_a/_norm/_b (V3)
+  int64_t kv_lora_rank = 0;  // latent width of the compressed KV
+  int64_t qk_nope_dim = 0;   // per-head query/key dims without RoPE
+  int64_t qk_rope_dim = 0;   // per-head query dims with RoPE; one shared rope key of this width
+  int64_t v_head_dim = 0;
+  int64_t n_expert = 0;         // routed experts
+  int64_t n_expert_used = 0;    // chosen per token
+  int64_t n_expert_shared = 0;  // always-on experts (one merged _shexp matrix)
+  int64_t n_ff_exp = 0;         // width of one expert
+  int64_t n_dense_lead = 0;     // leading layers with a dense FFN
+  int64_t n_group = 0;          // expert groups for group-limited routing (0: none)
+  int64_t n_group_used = 0;
+  int expert_gating = 1;        // 1: softmax (V2), 2: sigmoid + exp_probs_b bias (V3)
+  bool expert_weights_norm = false;
+  float expert_weights_scale = 1.0f;
+  float yarn_log_mul = 0.0f;  // rope.scaling.yarn_log_multiplier (0.1 * mscale_all_dim)
 };
 
 // Fills the hyper-parameters of a named preset: "tiny" (2 layers, dim 64, for tests; needs
-// options->arch) or "r1-distill-qwen-1.5b" (qwen2, DeepSeek-R1-Distill-Qwen-1.5B's config).
+// options->arch; for deepseek2 a V2-Lite style model), "tiny-v3" (deepseek2 in V3 style: q_lora,
+// sigmoid routing with bias and groups, YaRN), "r1-distill-qwen-1.5b" (qwen2,
+// DeepSeek-R1-Distill-Qwen-1.5B's config) or "deepseek-v2-lite" (DeepSeek-V2-Lite's config).
 // Existing non-zero fields are overwritten.
 Status ApplyRandomModelPreset(std::string_view preset, RandomModelOptions* options);
 
