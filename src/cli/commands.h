@@ -16,5 +16,6 @@ void AddRandomModelCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
 void AddTemplateCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
+void AddPullCommands(CLI::App& app, int& exit_code);  // pull, list, rm
 
 }  // namespace autarky::cli

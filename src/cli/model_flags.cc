@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "hub/pull.h"
 #include "model/kv_cache.h"
 
 namespace autarky::cli {
@@ -29,7 +30,10 @@ void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
                     "Read the weights into (huge-page) memory instead of mapping the file");
 }
 
-Result<LoadedModel> LoadModelAndContext(const ModelFlags& flags, int32_t n_seq) {
+Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n_seq) {
+  // -m also takes a cached REF or alias, pulled from Hugging Face on first use.
+  ModelFlags flags = given_flags;
+  ASSIGN_OR_RETURN(flags.model_path, hub::ResolveModelPath(given_flags.model_path, true));
   LoadedModel loaded;
   ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path,
                                             flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap));
