@@ -17,5 +17,6 @@ void AddTokenizeCommand(CLI::App& app, int& exit_code);
 void AddTemplateCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddPullCommands(CLI::App& app, int& exit_code);  // pull, list, rm
+void AddConvertCommand(CLI::App& app, int& exit_code);
 
 }  // namespace autarky::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   autarky::cli::AddTemplateCommand(app, exit_code);
   autarky::cli::AddServeCommand(app, exit_code);
   autarky::cli::AddPullCommands(app, exit_code);
+  autarky::cli::AddConvertCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,13 +4,14 @@
 #include <cstdio>
 
 #include "hub/pull.h"
+#include "io/hf_folder.h"
 #include "model/kv_cache.h"
 
 namespace autarky::cli {
 
 void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
   flags.ctx_size = default_ctx;
-  command->add_option("-m,--model", flags.model_path, "Model file (GGUF)")->required();
+  command->add_option("-m,--model", flags.model_path, "Model file (GGUF) or Hugging Face folder (config.json, *.safetensors)")->required();
   command->add_option("-t,--threads", flags.threads,
                       "Threads for the forward pass (default: all hardware threads)")
       ->check(CLI::Range(0, 1024));
@@ -35,8 +36,13 @@ Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n
   ModelFlags flags = given_flags;
   ASSIGN_OR_RETURN(flags.model_path, hub::ResolveModelPath(given_flags.model_path, true));
   LoadedModel loaded;
-  ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path,
-                                            flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap));
+  const FileLoad load = flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap;
+  if (IsHfFolder(flags.model_path)) {  // a Hugging Face folder: safetensors + config.json
+    ASSIGN_OR_RETURN(GgufFile folder, LoadHfFolder(flags.model_path, load));
+    ASSIGN_OR_RETURN(loaded.model, LoadModel(std::make_shared<const GgufFile>(std::move(folder))));
+  } else {
+    ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path, load));
+  }
   ContextOptions options;
   const int32_t train = loaded.model->info().n_ctx_train;
   options.n_ctx = flags.ctx_size;

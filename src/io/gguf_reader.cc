@@ -459,6 +459,58 @@ Result<GgufFile> GgufFile::Parse(const uint8_t* data, size_t size, std::string_v
   return file;
 }
 
+Result<GgufFile> GgufFile::Assemble(std::string name, std::vector<uint8_t> metadata_image,
+                                     std::vector<GgufExternalTensor> tensors,
+                                     std::shared_ptr<const void> owner) {
+  ASSIGN_OR_RETURN(GgufFile file, Parse(metadata_image.data(), metadata_image.size(), name));
+  if (!file.tensors_.empty()) {
+    return ErrorStatus(name + ": the metadata image of an assembled model has tensors");
+  }
+  file.owned_image_ = std::move(metadata_image);  // same heap buffer: the views stay valid
+  file.owner_ = std::move(owner);
+  size_t name_bytes = 0;
+  for (const GgufExternalTensor& t : tensors) name_bytes += t.name.size();
+  file.owned_names_.reserve(name_bytes);  // never reallocated below: views stay valid
+  file.tensors_.reserve(tensors.size());
+  for (const GgufExternalTensor& t : tensors) {
+    const std::string what = name + ": tensor " + Quoted(t.name) + ": ";
+    if (t.name.empty() || t.name.size() > kGgufReaderMaxTensorNameBytes) {
+      return ErrorStatus(what + "name length " + std::to_string(t.name.size()) + " is invalid");
+    }
+    GgufTensorInfo info;
+    const size_t at = file.owned_names_.size();
+    file.owned_names_.insert(file.owned_names_.end(), t.name.begin(), t.name.end());
+    info.name = std::string_view(file.owned_names_.data() + at, t.name.size());
+    if (file.tensor_index_.count(info.name) != 0) return ErrorStatus(what + "duplicate name");
+    if (t.dims.empty() || t.dims.size() > static_cast<size_t>(kGgufMaxDims)) {
+      return ErrorStatus(what + std::to_string(t.dims.size()) + " dimensions");
+    }
+    info.n_dims = static_cast<int>(t.dims.size());
+    int64_t n_elements = 1;
+    for (size_t d = 0; d < t.dims.size(); ++d) {
+      if (t.dims[d] < 1 || __builtin_mul_overflow(n_elements, t.dims[d], &n_elements)) {
+        return ErrorStatus(what + "invalid shape");
+      }
+      info.dims[d] = t.dims[d];
+    }
+    info.n_elements = n_elements;
+    info.type = t.type;
+    const DTypeTraits& traits = Traits(t.type);
+    const std::optional<size_t> n_bytes = RowBytes(t.type, n_elements);
+    if (info.dims[0] % traits.block_elems != 0 || !n_bytes || *n_bytes != t.n_bytes ||
+        t.data == nullptr) {
+      return ErrorStatus(what + "shape " + ShapeString(info.dims, info.n_dims) + " of " +
+                         std::string(traits.name) + " does not match its " +
+                         std::to_string(t.n_bytes) + " bytes");
+    }
+    info.n_bytes = t.n_bytes;
+    info.data = t.data;
+    file.tensor_index_.emplace(info.name, file.tensors_.size());
+    file.tensors_.push_back(info);
+  }
+  return file;
+}
+
 const GgufValue* GgufFile::Find(std::string_view key) const {
   auto it = key_index_.find(key);
   return it == key_index_.end() ? nullptr : &metadata_[it->second].value;

@@ -58,6 +58,15 @@ struct GgufTensorInfo {
   int64_t n_rows() const { return n_elements / dims[0]; }
 };
 
+// A tensor whose bytes live outside any GGUF image, for GgufFile::Assemble.
+struct GgufExternalTensor {
+  std::string name;
+  DType type = DType::kF32;
+  std::vector<int64_t> dims;  // ggml order, 1..4 entries, each >= 1
+  const uint8_t* data = nullptr;
+  size_t n_bytes = 0;  // must equal the size of `dims` in `type`
+};
+
 class GgufFile {
  public:
   // Maps and validates the file at `path`; error messages name the path as given.
@@ -66,6 +75,15 @@ class GgufFile {
   // outlive the result and everything taken from it. `name` prefixes error messages.
   static Result<GgufFile> Parse(const uint8_t* data, size_t size,
                                 std::string_view name = "<memory>");
+
+  // A GgufFile built in memory (e.g. from a Hugging Face safetensors folder): the metadata of
+  // `metadata_image` (a GGUF image without tensors, as GgufWriter::BeginInMemory writes it) and
+  // tensors whose bytes live elsewhere (mappings, converted buffers), kept alive by `owner` for
+  // as long as the GgufFile lives. Names, shapes and sizes are validated as for a file. The
+  // tensors' offset/file_offset are 0 and file_data() is the metadata image.
+  static Result<GgufFile> Assemble(std::string name, std::vector<uint8_t> metadata_image,
+                                   std::vector<GgufExternalTensor> tensors,
+                                   std::shared_ptr<const void> owner);
 
   GgufFile(GgufFile&&) noexcept = default;
   GgufFile& operator=(GgufFile&&) noexcept = default;
@@ -144,6 +162,11 @@ class GgufFile {
   Status RangeError(std::string_view key, const GgufValue& value) const;
 
   std::unique_ptr<MappedFile> mapping_;  // null when parsing caller-owned memory
+  // Assemble only: the metadata image, the tensor names (viewed by tensors_) and the owner of
+  // the tensors' bytes. Moving a GgufFile keeps their heap buffers in place.
+  std::vector<uint8_t> owned_image_;
+  std::vector<char> owned_names_;
+  std::shared_ptr<const void> owner_;
   std::string name_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "io/gguf_reader.h"
@@ -98,7 +99,12 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
   if (!options.dry_run && SameFile(options.input, options.output)) {
     return ErrorStatus("the output " + options.output + " is the input file");
   }
-  ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(options.input));
+  std::optional<GgufFile> opened;
+  if (options.input_file == nullptr) {
+    ASSIGN_OR_RETURN(GgufFile input, GgufFile::Open(options.input));
+    opened.emplace(std::move(input));
+  }
+  const GgufFile& file = options.input_file != nullptr ? *options.input_file : *opened;
   ASSIGN_OR_RETURN(ModelFacts facts, ReadFacts(file));
 
   std::vector<TensorToPlan> to_plan;

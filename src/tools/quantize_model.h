@@ -8,10 +8,17 @@
 #include "tools/quantize_plan.h"
 #include "util/status.h"
 
+namespace autarky {
+class GgufFile;
+}  // namespace autarky
+
 namespace autarky::tools {
 
 struct QuantizeModelOptions {
   std::string input;
+  // When set, the model to quantize (e.g. a Hugging Face folder assembled in memory) instead of
+  // opening `input`, which then only names it in messages. Not owned.
+  const GgufFile* input_file = nullptr;
   std::string output;
   const QuantMix* mix = nullptr;
   bool pure = false;              // no mix rules: every matrix gets the base type

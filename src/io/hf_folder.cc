@@ -1,0 +1,765 @@
+// Hugging Face folder -> GgufFile: config.json to {arch}.* keys, tokenizer.json to
+// tokenizer.ggml.* keys, safetensors tensors renamed (and where needed converted) to GGUF's.
+#include "io/hf_folder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "io/gguf_writer.h"
+#include "io/safetensors.h"
+#include "util/fp16.h"
+
+namespace autarky {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+// llama.cpp's token types (tokenizer.ggml.token_type).
+constexpr int32_t kTokenNormal = 1;
+constexpr int32_t kTokenControl = 3;
+constexpr int32_t kTokenUserDefined = 4;
+constexpr int32_t kTokenUnused = 5;
+
+// general.file_type values (llama_ftype) of unquantized models.
+constexpr uint32_t kFileTypeAllF32 = 0;
+constexpr uint32_t kFileTypeF16 = 1;
+constexpr uint32_t kFileTypeBF16 = 32;
+
+// DeepSeek's FP8 checkpoints scale each 128x128 block of a weight by one weight_scale_inv entry.
+constexpr int64_t kFp8Block = 128;
+
+// Keeps the safetensors mappings and the converted tensors alive for the GgufFile.
+struct FolderData {
+  std::vector<SafetensorsFile> files;
+  std::vector<std::vector<uint8_t>> buffers;  // inner buffers never move once filled
+};
+
+Result<std::string> ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrorStatus(path.string() + ": cannot open");
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (in.bad()) return ErrorStatus(path.string() + ": read error");
+  return s.str();
+}
+
+Result<Json> ReadJson(const fs::path& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded()) return ErrorStatus(path.string() + ": not valid JSON");
+  if (!j.is_object()) return ErrorStatus(path.string() + ": not a JSON object");
+  return j;
+}
+
+// Typed access to config fields; errors name the file and the field.
+class Fields {
+ public:
+  Fields(const Json& j, std::string file) : j_(j), file_(std::move(file)) {}
+
+  bool Has(const std::string& key) const { return j_.contains(key) && !j_[key].is_null(); }
+
+  Result<int64_t> Int(const std::string& key) const {
+    if (!Has(key)) return ErrorStatus(file_ + ": field '" + key + "' is missing");
+    const Json& v = j_[key];
+    if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t{1} << 40) {
+      return static_cast<int64_t>(v.get<uint64_t>());
+    }
+    if (v.is_number_integer() && std::llabs(v.get<int64_t>()) <= int64_t{1} << 40) {
+      return v.get<int64_t>();
+    }
+    return ErrorStatus(file_ + ": field '" + key + "' is not an integer of sane size");
+  }
+  Result<int64_t> IntOr(const std::string& key, int64_t fallback) const {
+    if (!Has(key)) return fallback;
+    return Int(key);
+  }
+  Result<double> Float(const std::string& key) const {
+    if (!Has(key)) return ErrorStatus(file_ + ": field '" + key + "' is missing");
+    if (!j_[key].is_number()) return ErrorStatus(file_ + ": field '" + key + "' is not a number");
+    return j_[key].get<double>();
+  }
+  Result<double> FloatOr(const std::string& key, double fallback) const {
+    if (!Has(key)) return fallback;
+    return Float(key);
+  }
+  Result<std::string> String(const std::string& key) const {
+    if (!Has(key)) return ErrorStatus(file_ + ": field '" + key + "' is missing");
+    if (!j_[key].is_string()) return ErrorStatus(file_ + ": field '" + key + "' is not a string");
+    return j_[key].get<std::string>();
+  }
+  Result<bool> BoolOr(const std::string& key, bool fallback) const {
+    if (!Has(key)) return fallback;
+    if (!j_[key].is_boolean()) return ErrorStatus(file_ + ": field '" + key + "' is not a bool");
+    return j_[key].get<bool>();
+  }
+
+ private:
+  const Json& j_;
+  std::string file_;
+};
+
+// ---- architecture and hyper-parameters ----
+
+struct ArchMap {
+  std::string arch;  // GGUF general.architecture
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;
+  int64_t n_vocab = 0;  // config vocab_size
+  bool permute_qk = false;
+  bool tied_embeddings = false;
+};
+
+Status ConfigToMetadata(const Json& config, const std::string& config_name,
+                        const std::string& model_name, GgufWriter& w, ArchMap* map,
+                        std::vector<float>* rope_freqs) {
+  const Fields f(config, config_name);
+  std::string hf_arch;
+  if (config.contains("architectures") && config["architectures"].is_array() &&
+      !config["architectures"].empty() && config["architectures"][0].is_string()) {
+    hf_arch = config["architectures"][0].get<std::string>();
+  } else {
+    return ErrorStatus(config_name + ": field 'architectures' is missing");
+  }
+  if (hf_arch == "LlamaForCausalLM" || hf_arch == "MistralForCausalLM") {
+    map->arch = "llama";
+    map->permute_qk = true;
+  } else if (hf_arch == "Qwen2ForCausalLM") {
+    map->arch = "qwen2";
+  } else if (hf_arch == "Qwen3ForCausalLM") {
+    map->arch = "qwen3";
+  } else {
+    return ErrorStatus(config_name + ": architecture '" + hf_arch +
+                       "' is not supported (supported: LlamaForCausalLM, Qwen2ForCausalLM, "
+                       "Qwen3ForCausalLM)");
+  }
+  const std::string p = map->arch + ".";
+  ASSIGN_OR_RETURN(const int64_t n_layer, f.Int("num_hidden_layers"));
+  ASSIGN_OR_RETURN(const int64_t n_embd, f.Int("hidden_size"));
+  ASSIGN_OR_RETURN(const int64_t n_ff, f.Int("intermediate_size"));
+  ASSIGN_OR_RETURN(map->n_head, f.Int("num_attention_heads"));
+  ASSIGN_OR_RETURN(map->n_head_kv, f.IntOr("num_key_value_heads", map->n_head));
+  if (n_layer < 1 || n_embd < 1 || n_ff < 1 || map->n_head < 1 || map->n_head_kv < 1 ||
+      map->n_head % map->n_head_kv != 0) {
+    return ErrorStatus(config_name +
+                       ": layers, sizes and head counts must be positive, and "
+                       "num_attention_heads a multiple of num_key_value_heads");
+  }
+  ASSIGN_OR_RETURN(map->head_dim, f.IntOr("head_dim", n_embd / map->n_head));
+  if (map->head_dim < 2 || map->head_dim % 2 != 0) {
+    return ErrorStatus(config_name + ": head_dim " + std::to_string(map->head_dim) +
+                       " must be even and positive");
+  }
+  ASSIGN_OR_RETURN(map->n_vocab, f.IntOr("vocab_size", 0));
+  ASSIGN_OR_RETURN(map->tied_embeddings, f.BoolOr("tie_word_embeddings", false));
+  ASSIGN_OR_RETURN(const int64_t n_ctx, f.IntOr("max_position_embeddings", 4096));
+  ASSIGN_OR_RETURN(const double theta, f.FloatOr("rope_theta", 10000.0));
+  ASSIGN_OR_RETURN(const double eps, f.FloatOr("rms_norm_eps", 1e-6));
+
+  w.Set("general.architecture", GgufValue::String(map->arch));
+  w.Set("general.name", GgufValue::String(model_name));
+  w.Set(p + "block_count", GgufValue::U32(static_cast<uint32_t>(n_layer)));
+  w.Set(p + "context_length", GgufValue::U32(static_cast<uint32_t>(n_ctx)));
+  w.Set(p + "embedding_length", GgufValue::U32(static_cast<uint32_t>(n_embd)));
+  w.Set(p + "feed_forward_length", GgufValue::U32(static_cast<uint32_t>(n_ff)));
+  w.Set(p + "attention.head_count", GgufValue::U32(static_cast<uint32_t>(map->n_head)));
+  w.Set(p + "attention.head_count_kv", GgufValue::U32(static_cast<uint32_t>(map->n_head_kv)));
+  w.Set(p + "rope.freq_base", GgufValue::F32(static_cast<float>(theta)));
+  w.Set(p + "attention.layer_norm_rms_epsilon", GgufValue::F32(static_cast<float>(eps)));
+  if (f.Has("head_dim") && map->head_dim != n_embd / map->n_head) {
+    w.Set(p + "attention.key_length", GgufValue::U32(static_cast<uint32_t>(map->head_dim)));
+    w.Set(p + "attention.value_length", GgufValue::U32(static_cast<uint32_t>(map->head_dim)));
+  }
+  if (map->arch == "llama") {
+    if (map->n_vocab > 0) {
+      w.Set(p + "vocab_size", GgufValue::U32(static_cast<uint32_t>(map->n_vocab)));
+    }
+    w.Set(p + "rope.dimension_count", GgufValue::U32(static_cast<uint32_t>(map->head_dim)));
+  }
+
+  if (config.contains("rope_scaling") && config["rope_scaling"].is_object()) {
+    const Json& rs = config["rope_scaling"];
+    const Fields r(rs, config_name + " rope_scaling");
+    std::string type;
+    if (rs.contains("rope_type") && rs["rope_type"].is_string()) {
+      type = rs["rope_type"].get<std::string>();
+    } else if (rs.contains("type") && rs["type"].is_string()) {
+      type = rs["type"].get<std::string>();
+    }
+    ASSIGN_OR_RETURN(const double factor, r.FloatOr("factor", 1.0));
+    if (type == "linear" || type == "yarn") {
+      w.Set(p + "rope.scaling.type", GgufValue::String(type));
+      w.Set(p + "rope.scaling.factor", GgufValue::F32(static_cast<float>(factor)));
+      if (type == "yarn") {
+        ASSIGN_OR_RETURN(const int64_t orig, r.Int("original_max_position_embeddings"));
+        w.Set(p + "rope.scaling.original_context_length",
+              GgufValue::U32(static_cast<uint32_t>(orig)));
+      }
+    } else if (type == "llama3") {
+      // As llama.cpp's converter: per-frequency divisors in a rope_freqs tensor.
+      ASSIGN_OR_RETURN(const double low, r.FloatOr("low_freq_factor", 1.0));
+      ASSIGN_OR_RETURN(const double high, r.FloatOr("high_freq_factor", 4.0));
+      ASSIGN_OR_RETURN(const double old_ctx, r.FloatOr("original_max_position_embeddings", 8192));
+      if (!(high > low) || !(old_ctx > 0) || !(factor > 0)) {
+        return ErrorStatus(config_name + ": rope_scaling llama3 factors are inconsistent");
+      }
+      const double low_wavelen = old_ctx / low;
+      const double high_wavelen = old_ctx / high;
+      const int64_t dim = map->head_dim;
+      for (int64_t i = 0; i < dim; i += 2) {
+        const float exponent = static_cast<float>(i) / static_cast<float>(dim);
+        const float freq = 1.0f / std::pow(static_cast<float>(theta), exponent);
+        const double wavelen = 2 * M_PI / freq;
+        double div = 1.0;
+        if (wavelen < high_wavelen) {
+          div = 1.0;
+        } else if (wavelen > low_wavelen) {
+          div = factor;
+        } else {
+          const double smooth = (old_ctx / wavelen - low) / (high - low);
+          div = 1.0 / ((1 - smooth) / factor + smooth);
+        }
+        rope_freqs->push_back(static_cast<float>(div));
+      }
+    } else if (!type.empty() && type != "default") {
+      return ErrorStatus(config_name + ": rope_scaling type '" + type + "' is not supported");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- tokenizer ----
+
+// The content of a special token entry in tokenizer_config.json: a string or an AddedToken.
+std::optional<std::string> TokenContent(const Json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_object() && j.contains("content") && j["content"].is_string()) {
+    return j["content"].get<std::string>();
+  }
+  return std::nullopt;
+}
+
+Result<std::string> DetectPre(const Json& tok, const std::string& name) {
+  // llama.cpp's converter identifies the pre-tokenizer by hashing the token ids of a test text;
+  // the pre-tokenizer section itself is what decides them, so it is matched here instead.
+  static constexpr std::string_view kQwen2 =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  static constexpr std::string_view kLlama3 =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  static constexpr std::string_view kDeepseekV3[] = {
+      R"(\p{N}{1,3})",
+      "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+      "[!\"#$%&'()*+,\\-./"
+      ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+      " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+  };
+  const Json& pre = tok.contains("pre_tokenizer") ? tok["pre_tokenizer"] : Json();
+  std::vector<std::string> regexes;
+  bool byte_level_regex = false;
+  auto visit = [&](const Json& p) {
+    if (!p.is_object() || !p.contains("type") || !p["type"].is_string()) return;
+    const std::string type = p["type"].get<std::string>();
+    if (type == "Split" && p.contains("pattern") && p["pattern"].is_object() &&
+        p["pattern"].contains("Regex") && p["pattern"]["Regex"].is_string()) {
+      regexes.push_back(p["pattern"]["Regex"].get<std::string>());
+    } else if (type == "ByteLevel") {
+      byte_level_regex =
+          !p.contains("use_regex") || !p["use_regex"].is_boolean() || p["use_regex"].get<bool>();
+    } else {
+      regexes.push_back("<" + type + ">");
+    }
+  };
+  if (pre.is_object() && pre.value("type", "") == "Sequence" && pre.contains("pretokenizers") &&
+      pre["pretokenizers"].is_array()) {
+    for (const Json& p : pre["pretokenizers"]) visit(p);
+  } else {
+    visit(pre);
+  }
+  bool nfc = false;
+  if (tok.contains("normalizer") && tok["normalizer"].is_object()) {
+    nfc = tok["normalizer"].value("type", "") == "NFC";
+  }
+  if (regexes.size() == 1 && regexes[0] == kQwen2 && nfc && !byte_level_regex)
+    return std::string("qwen2");
+  if (regexes.size() == 1 && regexes[0] == kLlama3 && !byte_level_regex)
+    return std::string("llama-bpe");
+  if (regexes.size() == 3 && regexes[0] == kDeepseekV3[0] && regexes[1] == kDeepseekV3[1] &&
+      regexes[2] == kDeepseekV3[2] && !byte_level_regex) {
+    return std::string("deepseek-v3");
+  }
+  if (regexes.empty() && byte_level_regex) return std::string("gpt-2");
+  return ErrorStatus(name +
+                     ": the pre-tokenizer is not one autarky knows (byte-level BPE with "
+                     "the GPT-2, Llama 3, Qwen2 or DeepSeek V3 rules)");
+}
+
+Status TokenizerToMetadata(const fs::path& dir, const Json& config, int64_t n_vocab_config,
+                           GgufWriter& w) {
+  const fs::path tok_path = dir / "tokenizer.json";
+  const std::string name = tok_path.string();
+  ASSIGN_OR_RETURN(const Json tok, ReadJson(tok_path));
+  if (!tok.contains("model") || !tok["model"].is_object() ||
+      tok["model"].value("type", "") != "BPE" || !tok["model"].contains("vocab") ||
+      !tok["model"]["vocab"].is_object()) {
+    return ErrorStatus(name + ": only byte-level BPE tokenizers (model.type BPE) are supported");
+  }
+  const Json& model = tok["model"];
+  if (model.value("byte_fallback", false)) {
+    return ErrorStatus(name + ": BPE with byte_fallback (SentencePiece-style) is not supported");
+  }
+  ASSIGN_OR_RETURN(const std::string pre, DetectPre(tok, name));
+
+  // id -> (text, type); the table is as long as the embedding (llama.cpp pads with [PADn]).
+  constexpr int64_t kMaxVocab = int64_t{1} << 24;
+  std::map<int64_t, std::pair<std::string, int32_t>> by_id;
+  for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
+        it.value().get<int64_t>() >= kMaxVocab) {
+      return ErrorStatus(name + ": vocab entry '" + it.key() + "' has an invalid id");
+    }
+    by_id[it.value().get<int64_t>()] = {it.key(), kTokenNormal};
+  }
+  std::map<std::string, int64_t> added_ids;
+  if (tok.contains("added_tokens") && tok["added_tokens"].is_array()) {
+    for (const Json& a : tok["added_tokens"]) {
+      if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
+          !a.contains("content") || !a["content"].is_string() || a["id"].get<int64_t>() < 0 ||
+          a["id"].get<int64_t>() >= kMaxVocab) {
+        return ErrorStatus(name + ": an added_tokens entry lacks a valid id or content");
+      }
+      const bool special = a.value("special", false);
+      const std::string content = a["content"].get<std::string>();
+      by_id[a["id"].get<int64_t>()] = {content, special ? kTokenControl : kTokenUserDefined};
+      added_ids[content] = a["id"].get<int64_t>();
+    }
+  }
+  const int64_t n_ids = by_id.empty() ? 0 : by_id.rbegin()->first + 1;
+  const int64_t n_vocab = std::max(n_ids, n_vocab_config);
+  std::vector<std::string> tokens(n_vocab);
+  std::vector<int32_t> types(n_vocab, kTokenUnused);
+  for (int64_t i = 0; i < n_vocab; ++i) tokens[i] = "[PAD" + std::to_string(i) + "]";
+  for (auto& [id, entry] : by_id) {
+    tokens[id] = entry.first;
+    types[id] = entry.second;
+  }
+  std::vector<std::string> merges;
+  if (model.contains("merges") && model["merges"].is_array()) {
+    merges.reserve(model["merges"].size());
+    for (const Json& m : model["merges"]) {
+      if (m.is_string()) {
+        merges.push_back(m.get<std::string>());
+      } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+        merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+      } else {
+        return ErrorStatus(name + ": a merges entry is neither \"a b\" nor [\"a\", \"b\"]");
+      }
+    }
+  }
+  w.Set("tokenizer.ggml.model", GgufValue::String("gpt2"));
+  w.Set("tokenizer.ggml.pre", GgufValue::String(pre));
+  w.Set("tokenizer.ggml.tokens", GgufValue::StringArray(tokens));
+  w.Set("tokenizer.ggml.token_type", GgufValue::Array(types));
+  w.Set("tokenizer.ggml.merges", GgufValue::StringArray(merges));
+
+  // Special tokens: tokenizer_config.json names them; config.json ids are the fallback.
+  Json tc = Json::object();
+  if (fs::exists(dir / "tokenizer_config.json")) {
+    ASSIGN_OR_RETURN(tc, ReadJson(dir / "tokenizer_config.json"));
+  }
+  auto find_id = [&](const char* key) -> std::optional<int64_t> {
+    if (tc.contains(key)) {
+      if (auto content = TokenContent(tc[key])) {
+        if (auto it = added_ids.find(*content); it != added_ids.end()) return it->second;
+        if (model["vocab"].contains(*content) && model["vocab"][*content].is_number_integer()) {
+          return model["vocab"][*content].get<int64_t>();
+        }
+      }
+    }
+    return std::nullopt;
+  };
+  auto set_id = [&](const char* gguf_key, std::optional<int64_t> id) {
+    if (id && *id >= 0 && *id < n_vocab)
+      w.Set(gguf_key, GgufValue::U32(static_cast<uint32_t>(*id)));
+  };
+  auto config_id = [&](const char* key) -> std::optional<int64_t> {
+    if (config.contains(key) && config[key].is_number_integer()) return config[key].get<int64_t>();
+    return std::nullopt;
+  };
+  std::optional<int64_t> bos = find_id("bos_token");
+  std::optional<int64_t> eos = find_id("eos_token");
+  if (!bos) bos = config_id("bos_token_id");
+  if (!eos) eos = config_id("eos_token_id");
+  set_id("tokenizer.ggml.bos_token_id", bos);
+  set_id("tokenizer.ggml.eos_token_id", eos);
+  set_id("tokenizer.ggml.padding_token_id", find_id("pad_token"));
+  if (tc.contains("add_bos_token") && tc["add_bos_token"].is_boolean()) {
+    w.Set("tokenizer.ggml.add_bos_token", GgufValue::Bool(tc["add_bos_token"].get<bool>()));
+  } else if (bos && tok.contains("post_processor") && tok["post_processor"].is_object()) {
+    // Llama 3 adds BOS through a TemplateProcessing post-processor instead of a flag.
+    const Json& pp = tok["post_processor"];
+    auto adds_bos = [&](const Json& t) {
+      if (!t.is_object() || t.value("type", "") != "TemplateProcessing" || !t.contains("single") ||
+          !t["single"].is_array() || t["single"].empty()) {
+        return false;
+      }
+      const Json& first = t["single"][0];
+      return first.is_object() && first.contains("SpecialToken") &&
+             first["SpecialToken"].is_object() &&
+             first["SpecialToken"].value("id", "") == tokens[*bos];
+    };
+    bool add = adds_bos(pp);
+    if (pp.value("type", "") == "Sequence" && pp.contains("processors") &&
+        pp["processors"].is_array()) {
+      for (const Json& p : pp["processors"]) add = add || adds_bos(p);
+    }
+    w.Set("tokenizer.ggml.add_bos_token", GgufValue::Bool(add));
+  }
+  if (tc.contains("add_eos_token") && tc["add_eos_token"].is_boolean()) {
+    w.Set("tokenizer.ggml.add_eos_token", GgufValue::Bool(tc["add_eos_token"].get<bool>()));
+  }
+  if (tc.contains("chat_template")) {
+    const Json& ct = tc["chat_template"];
+    if (ct.is_string()) {
+      w.Set("tokenizer.chat_template", GgufValue::String(ct.get<std::string>()));
+    } else if (ct.is_array()) {
+      // Named templates: "default" is the chat template, as in llama.cpp's converter.
+      for (const Json& t : ct) {
+        if (t.is_object() && t.value("name", "") == "default" && t.contains("template") &&
+            t["template"].is_string()) {
+          w.Set("tokenizer.chat_template", GgufValue::String(t["template"].get<std::string>()));
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- tensors ----
+
+// GGUF name of a Hugging Face tensor, or empty when the tensor is not used.
+std::string GgufName(const std::string& hf) {
+  if (hf == "model.embed_tokens.weight") return "token_embd.weight";
+  if (hf == "model.norm.weight") return "output_norm.weight";
+  if (hf == "lm_head.weight") return "output.weight";
+  static constexpr std::string_view kLayers = "model.layers.";
+  if (hf.rfind(kLayers, 0) != 0) return "";
+  const size_t dot = hf.find('.', kLayers.size());
+  if (dot == std::string::npos) return "";
+  const std::string layer = hf.substr(kLayers.size(), dot - kLayers.size());
+  if (layer.empty() || !std::all_of(layer.begin(), layer.end(), ::isdigit)) return "";
+  const std::string rest = hf.substr(dot + 1);
+  static const std::map<std::string, std::string> kParts = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.q_proj.bias", "attn_q.bias"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.k_proj.bias", "attn_k.bias"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+  };
+  auto it = kParts.find(rest);
+  if (it == kParts.end()) return "";
+  return "blk." + layer + "." + it->second;
+}
+
+float Fp8E4m3ToFp32(uint8_t v) {
+  const int sign = v >> 7;
+  const int exp = (v >> 3) & 15;
+  const int mant = v & 7;
+  float out = 0;
+  if (exp == 15 && mant == 7) {
+    out = NAN;  // E4M3FN has no infinities; S.1111.111 is NaN
+  } else if (exp == 0) {
+    out = std::ldexp(static_cast<float>(mant) / 8.0f, -6);
+  } else {
+    out = std::ldexp(1.0f + static_cast<float>(mant) / 8.0f, exp - 7);
+  }
+  return sign ? -out : out;
+}
+
+// Reads element i of a float tensor (F32/F16/BF16) as F32.
+float LoadFloat(const SafetensorsTensor& t, int64_t i) {
+  switch (t.dtype) {
+    case StDType::kF32: {
+      float f;
+      std::memcpy(&f, t.data + 4 * i, 4);
+      return f;
+    }
+    case StDType::kF16:
+    case StDType::kBF16: {
+      uint16_t h;
+      std::memcpy(&h, t.data + 2 * i, 2);
+      return t.dtype == StDType::kF16 ? Fp16ToFp32(h) : Bf16ToFp32(h);
+    }
+    default:
+      return 0;
+  }
+}
+
+bool IsFloat(StDType t) { return t == StDType::kF32 || t == StDType::kF16 || t == StDType::kBF16; }
+
+DType ToDType(StDType t) {
+  return t == StDType::kF32 ? DType::kF32 : t == StDType::kF16 ? DType::kF16 : DType::kBF16;
+}
+
+// Reorders the rows of a {n_out, k} Q or K projection (n_head heads of head_dim rows) the way
+// llama.cpp's converter does for `llama`: within each head, the first and second halves of the
+// rows are interleaved, so the rope of adjacent pairs (rope style "normal") matches HF's
+// rotate_half on split halves.
+void PermuteHeads(const uint8_t* src, uint8_t* dst, int64_t n_rows, size_t row_bytes,
+                  int64_t n_head) {
+  const int64_t head_dim = n_rows / n_head;
+  const int64_t half = head_dim / 2;
+  for (int64_t h = 0; h < n_head; ++h) {
+    for (int64_t i = 0; i < half; ++i) {
+      for (int64_t j = 0; j < 2; ++j) {
+        const int64_t out_row = h * head_dim + 2 * i + j;
+        const int64_t in_row = h * head_dim + j * half + i;
+        std::memcpy(dst + out_row * row_bytes, src + in_row * row_bytes, row_bytes);
+      }
+    }
+  }
+}
+
+struct TensorSource {
+  const SafetensorsTensor* tensor = nullptr;
+  const SafetensorsFile* file = nullptr;
+};
+
+Result<GgufExternalTensor> ConvertTensor(const std::string& gguf_name, const TensorSource& src,
+                                         const TensorSource* scale, const ArchMap& map,
+                                         FolderData& data) {
+  const SafetensorsTensor& t = *src.tensor;
+  const std::string what = src.file->name() + ": tensor '" + t.name + "'";
+  if (t.shape.empty() || t.shape.size() > 2 || t.n_elements == 0) {
+    return ErrorStatus(what + ": expected a non-empty vector or matrix");
+  }
+  GgufExternalTensor out;
+  out.name = gguf_name;
+  out.dims.assign(t.shape.rbegin(), t.shape.rend());  // ggml order: contiguous dimension first
+  const int64_t n_rows = t.shape.size() == 2 ? t.shape[0] : 1;
+  const int64_t row_elems = t.shape.back();
+
+  if (t.shape.size() == 1) {
+    // Vectors (norms, biases) as F32, as llama.cpp's converter writes them.
+    if (!IsFloat(t.dtype)) {
+      return ErrorStatus(what + ": dtype " + std::string(StDTypeName(t.dtype)) +
+                         " is not supported");
+    }
+    std::vector<uint8_t>& buf = data.buffers.emplace_back(4 * t.n_elements);
+    for (int64_t i = 0; i < t.n_elements; ++i) {
+      const float f = LoadFloat(t, i);
+      std::memcpy(buf.data() + 4 * i, &f, 4);
+    }
+    out.type = DType::kF32;
+    out.data = buf.data();
+    out.n_bytes = buf.size();
+    return out;
+  }
+
+  const uint8_t* bytes = t.data;
+  size_t elem = StDTypeSize(t.dtype);
+  if (t.dtype == StDType::kF8E4M3) {
+    if (scale == nullptr) {
+      return ErrorStatus(what + ": F8_E4M3 weight without a weight_scale_inv tensor");
+    }
+    const SafetensorsTensor& s = *scale->tensor;
+    const int64_t want_r = (n_rows + kFp8Block - 1) / kFp8Block;
+    const int64_t want_c = (row_elems + kFp8Block - 1) / kFp8Block;
+    if (s.shape.size() != 2 || s.shape[0] != want_r || s.shape[1] != want_c || !IsFloat(s.dtype)) {
+      return ErrorStatus(scale->file->name() + ": tensor '" + s.name + "': expected a float [" +
+                         std::to_string(want_r) + ", " + std::to_string(want_c) + "] scale");
+    }
+    std::vector<uint8_t>& buf = data.buffers.emplace_back(2 * t.n_elements);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      for (int64_t c = 0; c < row_elems; ++c) {
+        const float v = Fp8E4m3ToFp32(t.data[r * row_elems + c]) *
+                        LoadFloat(s, (r / kFp8Block) * want_c + c / kFp8Block);
+        const uint16_t b = Fp32ToBf16(v);
+        std::memcpy(buf.data() + 2 * (r * row_elems + c), &b, 2);
+      }
+    }
+    out.type = DType::kBF16;
+    bytes = buf.data();
+    elem = 2;
+  } else if (IsFloat(t.dtype)) {
+    out.type = ToDType(t.dtype);
+  } else {
+    return ErrorStatus(what + ": dtype " + std::string(StDTypeName(t.dtype)) +
+                       " is not supported for weights");
+  }
+  out.n_bytes = static_cast<size_t>(t.n_elements) * elem;
+
+  const bool is_q = gguf_name.size() > 13 && gguf_name.ends_with(".attn_q.weight");
+  const bool is_k = gguf_name.size() > 13 && gguf_name.ends_with(".attn_k.weight");
+  if (map.permute_qk && (is_q || is_k)) {
+    const int64_t n_head = is_q ? map.n_head : map.n_head_kv;
+    if (n_rows % (2 * n_head) != 0) {
+      return ErrorStatus(what + ": " + std::to_string(n_rows) + " rows do not split into " +
+                         std::to_string(n_head) + " heads of even size");
+    }
+    std::vector<uint8_t>& buf = data.buffers.emplace_back(out.n_bytes);
+    PermuteHeads(bytes, buf.data(), n_rows, row_elems * elem, n_head);
+    bytes = buf.data();
+  } else if (reinterpret_cast<uintptr_t>(bytes) % elem != 0) {
+    // The kernels read whole elements: copy a misaligned tensor (writers align them anyway).
+    std::vector<uint8_t>& buf = data.buffers.emplace_back(bytes, bytes + out.n_bytes);
+    bytes = buf.data();
+  }
+  out.data = bytes;
+  return out;
+}
+
+}  // namespace
+
+bool IsHfFolder(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) && fs::is_regular_file(fs::path(path) / "config.json", ec);
+}
+
+Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
+  const fs::path dir(dir_name);
+  if (!IsHfFolder(dir_name)) {
+    return ErrorStatus(dir_name + ": not a Hugging Face model folder (no config.json)");
+  }
+  const std::string config_name = (dir / "config.json").string();
+  ASSIGN_OR_RETURN(const Json config, ReadJson(dir / "config.json"));
+
+  GgufWriter w;
+  ArchMap map;
+  std::vector<float> rope_freqs;
+  std::string model_name = fs::absolute(dir).lexically_normal().filename().string();
+  if (model_name.empty())
+    model_name = fs::absolute(dir).lexically_normal().parent_path().filename();
+  RETURN_IF_ERROR(ConfigToMetadata(config, config_name, model_name, w, &map, &rope_freqs));
+  RETURN_IF_ERROR(TokenizerToMetadata(dir, config, map.n_vocab, w));
+
+  // Shards: the index's weight_map names them; without one, every *.safetensors file.
+  auto data = std::make_shared<FolderData>();
+  std::vector<std::string> shard_names;
+  std::map<std::string, std::string> weight_map;
+  if (fs::exists(dir / "model.safetensors.index.json")) {
+    const std::string index_name = (dir / "model.safetensors.index.json").string();
+    ASSIGN_OR_RETURN(const Json index, ReadJson(dir / "model.safetensors.index.json"));
+    if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
+      return ErrorStatus(index_name + ": weight_map is missing");
+    }
+    std::set<std::string> names;
+    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
+      if (!it.value().is_string())
+        return ErrorStatus(index_name + ": weight_map value not a string");
+      const std::string file = it.value().get<std::string>();
+      if (file.find('/') != std::string::npos || file.find("..") != std::string::npos) {
+        return ErrorStatus(index_name + ": shard name '" + file + "' leaves the folder");
+      }
+      names.insert(file);
+      weight_map[it.key()] = file;
+    }
+    shard_names.assign(names.begin(), names.end());
+  } else {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".safetensors") {
+        shard_names.push_back(entry.path().filename().string());
+      }
+    }
+    std::sort(shard_names.begin(), shard_names.end());
+  }
+  if (shard_names.empty()) return ErrorStatus(dir_name + ": no *.safetensors files");
+  data->files.reserve(shard_names.size());
+  std::map<std::string, TensorSource> sources;
+  for (const std::string& shard : shard_names) {
+    ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open((dir / shard).string(), mode));
+    data->files.push_back(std::move(file));
+  }
+  for (size_t i = 0; i < data->files.size(); ++i) {
+    const SafetensorsFile& file = data->files[i];
+    for (const SafetensorsTensor& t : file.tensors()) {
+      if (auto it = weight_map.find(t.name);
+          it != weight_map.end() && it->second != shard_names[i]) {
+        continue;  // the index assigns it to another shard
+      }
+      if (sources.count(t.name) != 0) {
+        return ErrorStatus(file.name() + ": tensor '" + t.name + "' is also in " +
+                           sources[t.name].file->name());
+      }
+      sources[t.name] = {&t, &file};
+    }
+  }
+  for (const auto& [name, file] : weight_map) {
+    if (sources.count(name) == 0) {
+      return ErrorStatus((dir / file).string() + ": tensor '" + name +
+                         "' listed in the index is missing");
+    }
+  }
+
+  std::vector<GgufExternalTensor> tensors;
+  if (!rope_freqs.empty()) {
+    std::vector<uint8_t>& buf = data->buffers.emplace_back(4 * rope_freqs.size());
+    std::memcpy(buf.data(), rope_freqs.data(), buf.size());
+    tensors.push_back({"rope_freqs.weight",
+                       DType::kF32,
+                       {static_cast<int64_t>(rope_freqs.size())},
+                       buf.data(),
+                       buf.size()});
+  }
+  // Order as llama.cpp's converter: embedding first, then by layer, then the output.
+  std::vector<std::pair<std::string, const TensorSource*>> order;
+  for (const auto& [hf_name, src] : sources) {
+    if (hf_name.ends_with("_scale_inv")) continue;
+    const std::string gguf = GgufName(hf_name);
+    if (gguf.empty()) {
+      if (hf_name.ends_with("rotary_emb.inv_freq")) continue;
+      return ErrorStatus(src.file->name() + ": tensor '" + hf_name + "' has no GGUF name for " +
+                         map.arch);
+    }
+    if (gguf == "output.weight" && map.tied_embeddings) continue;
+    order.emplace_back(gguf, &src);
+  }
+  auto rank = [](const std::string& n) -> std::pair<int64_t, std::string> {
+    if (n == "token_embd.weight") return {-1, n};
+    if (n.rfind("blk.", 0) == 0) return {std::stoll(n.substr(4)), n};
+    return {int64_t{1} << 40, n};
+  };
+  std::sort(order.begin(), order.end(),
+            [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+  bool any_f16 = false, any_bf16 = false;
+  data->buffers.reserve(order.size() + 1);
+  for (const auto& [gguf, src] : order) {
+    const TensorSource* scale = nullptr;
+    if (auto it = sources.find(src->tensor->name + "_scale_inv"); it != sources.end()) {
+      scale = &it->second;
+    }
+    ASSIGN_OR_RETURN(GgufExternalTensor t, ConvertTensor(gguf, *src, scale, map, *data));
+    any_f16 = any_f16 || t.type == DType::kF16;
+    any_bf16 = any_bf16 || t.type == DType::kBF16;
+    tensors.push_back(std::move(t));
+  }
+  w.Set("general.file_type", GgufValue::U32(any_bf16  ? kFileTypeBF16
+                                            : any_f16 ? kFileTypeF16
+                                                      : kFileTypeAllF32));
+  RETURN_IF_ERROR(w.BeginInMemory());
+  RETURN_IF_ERROR(w.Finish());
+  return GgufFile::Assemble(dir_name, w.TakeBuffer(), std::move(tensors), std::move(data));
+}
+
+}  // namespace autarky

@@ -1,0 +1,514 @@
+// Hugging Face folders: a random GGUF model written out as a safetensors folder (HF names and
+// [out, in] shapes, llama's Q/K rows un-permuted, config.json from its keys) loads back with the
+// same tensor bytes and bit-identical logits; `convert` writes it back to an equal GGUF, and
+// with --type the same bytes as quantizing the original; FP8 blocks decode to known values; a
+// byte-level BPE tokenizer.json gives the hand-derived ids; bad folders give clean errors.
+#include "io/hf_folder.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/context.h"
+#include "io/gguf_writer.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+#include "tools/convert_model.h"
+#include "tools/quantize_model.h"
+#include "tools/random_model.h"
+#include "util/fp16.h"
+
+namespace autarky {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+fs::path TempDir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("autarky-hf-" + std::to_string(::getpid())) / name;
+  fs::create_directories(dir);
+  return dir;
+}
+
+struct StTensor {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+
+// The safetensors layout written here independently of the reader: u64 header length, JSON
+// padded with spaces to 8 bytes (as Hugging Face's writer), then the data in order.
+void WriteSafetensors(const fs::path& path, const std::vector<StTensor>& tensors) {
+  Json header = Json::object();
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (const StTensor& t : tensors) {
+    header[t.name] = {{"dtype", t.dtype},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.bytes.size()}}};
+    offset += t.bytes.size();
+  }
+  std::string text = header.dump();
+  while (text.size() % 8 != 0) text += ' ';
+  std::ofstream out(path, std::ios::binary);
+  uint64_t n = text.size();
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  out << text;
+  for (const StTensor& t : tensors) {
+    out.write(reinterpret_cast<const char*>(t.bytes.data()),
+              static_cast<std::streamsize>(t.bytes.size()));
+  }
+}
+
+void WriteJson(const fs::path& path, const Json& j) { std::ofstream(path) << j.dump(2); }
+
+// GPT-2's byte -> printable code point mapping, as UTF-8.
+std::string ByteChar(int b) {
+  const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  int cp = b;
+  if (!printable) {
+    int n = 0;
+    for (int x = 0; x < b; ++x) {
+      if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) ++n;
+    }
+    cp = 256 + n;
+  }
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 63));
+  }
+  return s;
+}
+
+constexpr const char* kQwen2Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+// A byte-level BPE: ids 0..255 the bytes, 256 "he", 257 "Ġt", 258 "Ġthe", added tokens
+// <|endoftext|> (259, special), <|im_start|> (260, special), <think> (261, not special).
+void WriteTokenizer(const fs::path& dir) {
+  Json vocab = Json::object();
+  for (int b = 0; b < 256; ++b) vocab[ByteChar(b)] = b;
+  vocab["he"] = 256;
+  vocab["\xC4\xA0t"] = 257;
+  vocab["\xC4\xA0the"] = 258;
+  Json tok = {
+      {"version", "1.0"},
+      {"normalizer", {{"type", "NFC"}}},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern", {{"Regex", kQwen2Regex}}},
+           {"behavior", "Isolated"},
+           {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
+      {"model",
+       {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"h e", "\xC4\xA0 t", {"\xC4\xA0t", "he"}}}}},
+      {"added_tokens",
+       {{{"id", 259}, {"content", "<|endoftext|>"}, {"special", true}},
+        {{"id", 260}, {"content", "<|im_start|>"}, {"special", true}},
+        {{"id", 261}, {"content", "<think>"}, {"special", false}}}}};
+  WriteJson(dir / "tokenizer.json", tok);
+  WriteJson(dir / "tokenizer_config.json",
+            {{"add_bos_token", false},
+             {"eos_token", "<|endoftext|>"},
+             {"pad_token", {{"content", "<|endoftext|>"}, {"__type", "AddedToken"}}},
+             {"chat_template", "{{ messages[0]['content'] }}"}});
+}
+
+// HF name of a GGUF tensor (the inverse of the loader's table, written out separately).
+std::string HfName(const std::string& g) {
+  if (g == "token_embd.weight") return "model.embed_tokens.weight";
+  if (g == "output_norm.weight") return "model.norm.weight";
+  if (g == "output.weight") return "lm_head.weight";
+  const size_t dot = g.find('.', 4);
+  const std::string layer = g.substr(4, dot - 4), part = g.substr(dot + 1);
+  const std::vector<std::pair<std::string, std::string>> parts = {
+      {"attn_norm.weight", "input_layernorm.weight"},
+      {"attn_q.weight", "self_attn.q_proj.weight"},
+      {"attn_q.bias", "self_attn.q_proj.bias"},
+      {"attn_k.weight", "self_attn.k_proj.weight"},
+      {"attn_k.bias", "self_attn.k_proj.bias"},
+      {"attn_v.weight", "self_attn.v_proj.weight"},
+      {"attn_v.bias", "self_attn.v_proj.bias"},
+      {"attn_output.weight", "self_attn.o_proj.weight"},
+      {"attn_q_norm.weight", "self_attn.q_norm.weight"},
+      {"attn_k_norm.weight", "self_attn.k_norm.weight"},
+      {"ffn_norm.weight", "post_attention_layernorm.weight"},
+      {"ffn_gate.weight", "mlp.gate_proj.weight"},
+      {"ffn_up.weight", "mlp.up_proj.weight"},
+      {"ffn_down.weight", "mlp.down_proj.weight"}};
+  for (const auto& [a, b] : parts) {
+    if (a == part) return "model.layers." + layer + "." + b;
+  }
+  ADD_FAILURE() << "no HF name for " << g;
+  return g;
+}
+
+// Writes `gguf` as a Hugging Face folder in `dir` (n_shards files with an index when > 1).
+void WriteFolder(const GgufFile& gguf, const fs::path& dir, int n_shards) {
+  const std::string arch(*gguf.GetString("general.architecture"));
+  const std::string p = arch + ".";
+  const int64_t n_embd = *gguf.GetInteger<int64_t>(p + "embedding_length");
+  const int64_t n_head = *gguf.GetInteger<int64_t>(p + "attention.head_count");
+  const int64_t n_head_kv = *gguf.GetInteger<int64_t>(p + "attention.head_count_kv");
+  const int64_t head_dim = *gguf.GetIntegerOr<int64_t>(p + "attention.key_length", n_embd / n_head);
+  const GgufTensorInfo* embd = gguf.FindTensor("token_embd.weight");
+  Json config = {{"architectures",
+                  {arch == "llama"   ? "LlamaForCausalLM"
+                   : arch == "qwen2" ? "Qwen2ForCausalLM"
+                                     : "Qwen3ForCausalLM"}},
+                 {"num_hidden_layers", *gguf.GetInteger<int64_t>(p + "block_count")},
+                 {"hidden_size", n_embd},
+                 {"intermediate_size", *gguf.GetInteger<int64_t>(p + "feed_forward_length")},
+                 {"num_attention_heads", n_head},
+                 {"num_key_value_heads", n_head_kv},
+                 {"head_dim", head_dim},
+                 {"vocab_size", embd->dims[1]},
+                 {"max_position_embeddings", *gguf.GetInteger<int64_t>(p + "context_length")},
+                 {"rope_theta", *gguf.GetFloatOr(p + "rope.freq_base", 10000.0)},
+                 {"rms_norm_eps", *gguf.GetFloat(p + "attention.layer_norm_rms_epsilon")},
+                 {"tie_word_embeddings", gguf.FindTensor("output.weight") == nullptr},
+                 {"bos_token_id", 259},
+                 {"eos_token_id", 259}};
+  WriteJson(dir / "config.json", config);
+  WriteTokenizer(dir);
+
+  std::vector<std::vector<StTensor>> shards(n_shards);
+  Json weight_map = Json::object();
+  int i = 0;
+  for (const GgufTensorInfo& t : gguf.tensors()) {
+    StTensor st;
+    st.name = HfName(std::string(t.name));
+    st.dtype = t.type == DType::kF32 ? "F32" : t.type == DType::kF16 ? "F16" : "BF16";
+    for (int d = t.n_dims - 1; d >= 0; --d) st.shape.push_back(t.dims[d]);
+    st.bytes.assign(t.data, t.data + t.n_bytes);
+    const bool q = t.name.ends_with("attn_q.weight"), k = t.name.ends_with("attn_k.weight");
+    if (arch == "llama" && (q || k)) {
+      // GGUF row h*hd + 2i + j holds HF row h*hd + j*hd/2 + i.
+      const size_t row = t.n_bytes / t.dims[1];
+      const int64_t heads = q ? n_head : n_head_kv, hd = t.dims[1] / heads;
+      for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t r = 0; r < hd; ++r) {
+          const int64_t g_row = h * hd + 2 * (r % (hd / 2)) + r / (hd / 2);
+          std::memcpy(st.bytes.data() + (h * hd + r) * row, t.data + g_row * row, row);
+        }
+      }
+    }
+    const int shard = i++ % n_shards;
+    weight_map[st.name] = "model-0000" + std::to_string(shard + 1) + "-of-0000" +
+                          std::to_string(n_shards) + ".safetensors";
+    shards[shard].push_back(std::move(st));
+  }
+  if (n_shards == 1) {
+    WriteSafetensors(dir / "model.safetensors", shards[0]);
+    return;
+  }
+  for (int s = 0; s < n_shards; ++s) {
+    WriteSafetensors(dir / ("model-0000" + std::to_string(s + 1) + "-of-0000" +
+                            std::to_string(n_shards) + ".safetensors"),
+                     shards[s]);
+  }
+  WriteJson(dir / "model.safetensors.index.json",
+            {{"metadata", Json::object()}, {"weight_map", weight_map}});
+}
+
+constexpr int64_t kVocab = 320;
+
+std::string RandomGguf(const std::string& arch, const std::string& type) {
+  const fs::path dir = TempDir("gguf");
+  const fs::path f32 = dir / (arch + "-F32.gguf");
+  if (!fs::exists(f32)) {
+    tools::RandomModelOptions o;
+    o.output = f32.string();
+    o.arch = arch;
+    o.n_layer = 2;
+    o.n_embd = 64;
+    o.n_ff = 96;
+    o.n_head = 4;
+    o.n_head_kv = 2;
+    o.head_dim = arch == "qwen3" ? 32 : 0;  // qwen3's head size is not n_embd / n_head
+    o.n_vocab = kVocab;
+    o.n_ctx_train = 128;
+    o.rope_base = arch == "llama" ? 500000.0f : 1000000.0f;
+    o.tied = arch == "qwen2";
+    o.seed = 11;
+    o.progress = false;
+    o.threads = 1;
+    auto written = tools::WriteRandomModel(o);
+    EXPECT_TRUE(written.ok()) << written.status().message();
+  }
+  if (type == "F32") return f32.string();
+  const fs::path out = dir / (arch + "-" + type + ".gguf");
+  if (!fs::exists(out)) {
+    tools::QuantizeModelOptions q;
+    q.input = f32.string();
+    q.output = out.string();
+    q.mix = tools::FindQuantMix(type);
+    q.pure = true;
+    q.threads = 1;
+    q.progress = false;
+    auto stats = tools::QuantizeModel(q);
+    EXPECT_TRUE(stats.ok()) << stats.status().message();
+  }
+  return out.string();
+}
+
+std::vector<float> Logits(const Model& model) {
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 19; ++i) tokens.push_back((i * 37 + 11) % kVocab);
+  ContextOptions options;
+  options.n_ctx = 32;
+  options.n_threads = 1;
+  auto ctx = InferenceContext::Create(model, options);
+  EXPECT_TRUE(ctx.ok()) << ctx.status().message();
+  std::vector<float> logits;
+  Status s = (*ctx)->Eval(tokens, 0, 0, true, logits);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return logits;
+}
+
+void ExpectSameTensors(const GgufFile& a, const GgufFile& b) {
+  ASSERT_EQ(a.tensors().size(), b.tensors().size());
+  for (const GgufTensorInfo& t : a.tensors()) {
+    const GgufTensorInfo* u = b.FindTensor(t.name);
+    ASSERT_NE(u, nullptr) << t.name;
+    EXPECT_EQ(t.type, u->type) << t.name;
+    EXPECT_EQ(t.dims, u->dims) << t.name;
+    ASSERT_EQ(t.n_bytes, u->n_bytes) << t.name;
+    EXPECT_EQ(std::memcmp(t.data, u->data, t.n_bytes), 0) << t.name;
+  }
+}
+
+void ExpectBitIdentical(const std::vector<float>& a, const std::vector<float>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+}
+
+struct Case {
+  const char* arch;
+  const char* type;
+  int shards;
+};
+
+class HfFolder : public ::testing::TestWithParam<Case> {};
+
+TEST_P(HfFolder, SameTensorsAndLogitsAsTheGguf) {
+  const Case c = GetParam();
+  const std::string gguf_path = RandomGguf(c.arch, c.type);
+  auto gguf = GgufFile::Open(gguf_path);
+  ASSERT_TRUE(gguf.ok()) << gguf.status().message();
+  const fs::path dir = TempDir(std::string(c.arch) + "-" + c.type + "-" + std::to_string(c.shards));
+  WriteFolder(*gguf, dir, c.shards);
+  ASSERT_TRUE(IsHfFolder(dir.string()));
+
+  auto folder = LoadHfFolder(dir.string());
+  ASSERT_TRUE(folder.ok()) << folder.status().message();
+  ExpectSameTensors(*gguf, *folder);
+  // The hyper-parameters the forward reads agree.
+  const std::string p = std::string(c.arch) + ".";
+  for (const char* key : {"block_count", "embedding_length", "feed_forward_length",
+                          "attention.head_count", "attention.head_count_kv", "context_length"}) {
+    EXPECT_EQ(*folder->GetInteger<int64_t>(p + key), *gguf->GetInteger<int64_t>(p + key)) << key;
+  }
+  EXPECT_EQ(*folder->GetFloat(p + "rope.freq_base"), *gguf->GetFloat(p + "rope.freq_base"));
+
+  auto a = LoadModel(std::make_shared<const GgufFile>(std::move(*gguf)));
+  auto b = LoadModel(std::make_shared<const GgufFile>(std::move(*folder)));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ExpectBitIdentical(Logits(**a), Logits(**b));
+
+  // convert: the GGUF written from the folder holds the same tensors and gives the same logits.
+  const fs::path out = dir / "converted.gguf";
+  tools::ConvertModelOptions options;
+  options.input = dir.string();
+  options.output = out.string();
+  options.progress = false;
+  auto stats = tools::ConvertModel(options);
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  auto converted = GgufFile::Open(out.string());
+  ASSERT_TRUE(converted.ok()) << converted.status().message();
+  ExpectSameTensors(*converted, (*b)->file());
+  EXPECT_EQ(*converted->GetString("tokenizer.ggml.pre"), "qwen2");
+  auto c_model = LoadModel(out.string());
+  ASSERT_TRUE(c_model.ok()) << c_model.status().message();
+  ExpectBitIdentical(Logits(**a), Logits(**c_model));
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, HfFolder,
+                         ::testing::Values(Case{"llama", "F32", 1}, Case{"llama", "BF16", 2},
+                                           Case{"qwen2", "F32", 3}, Case{"qwen2", "F16", 1},
+                                           Case{"qwen3", "BF16", 1}, Case{"qwen3", "F32", 2}),
+                         [](const auto& param_info) {
+                           const Case& c = param_info.param;
+                           return std::string(c.arch) + "_" + c.type + "_" +
+                                  std::to_string(c.shards);
+                         });
+
+TEST(HfFolderConvert, QuantizedConversionEqualsQuantizingTheGguf) {
+  const std::string f32 = RandomGguf("qwen3", "F32");
+  auto gguf = GgufFile::Open(f32);
+  ASSERT_TRUE(gguf.ok());
+  const fs::path dir = TempDir("convert-q8");
+  WriteFolder(*gguf, dir, 1);
+  tools::ConvertModelOptions options;
+  options.input = dir.string();
+  options.output = (dir / "q8.gguf").string();
+  options.type = "Q8_0";
+  options.threads = 1;
+  options.progress = false;
+  ASSERT_TRUE(tools::ConvertModel(options).ok());
+  tools::QuantizeModelOptions q;
+  q.input = f32;
+  q.output = (dir / "q8-from-gguf.gguf").string();
+  q.mix = tools::FindQuantMix("Q8_0");
+  q.threads = 1;
+  q.progress = false;
+  ASSERT_TRUE(tools::QuantizeModel(q).ok());
+  auto a = GgufFile::Open(options.output);
+  auto b = GgufFile::Open(q.output);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ExpectSameTensors(*a, *b);
+  EXPECT_EQ(*a->GetInteger<uint32_t>("general.file_type"),
+            *b->GetInteger<uint32_t>("general.file_type"));
+}
+
+TEST(HfFolderTokenizer, ByteLevelBpeFromTokenizerJson) {
+  auto gguf = GgufFile::Open(RandomGguf("qwen2", "F32"));
+  ASSERT_TRUE(gguf.ok());
+  const fs::path dir = TempDir("tokenizer");
+  WriteFolder(*gguf, dir, 1);
+  auto folder = LoadHfFolder(dir.string());
+  ASSERT_TRUE(folder.ok()) << folder.status().message();
+  EXPECT_EQ(*folder->GetString("tokenizer.ggml.model"), "gpt2");
+  EXPECT_EQ(*folder->GetString("tokenizer.ggml.pre"), "qwen2");
+  EXPECT_EQ(*folder->GetString("tokenizer.chat_template"), "{{ messages[0]['content'] }}");
+  EXPECT_EQ(*folder->GetInteger<int>("tokenizer.ggml.eos_token_id"), 259);
+  EXPECT_EQ(*folder->GetInteger<int>("tokenizer.ggml.padding_token_id"), 259);
+  EXPECT_FALSE(*folder->GetBool("tokenizer.ggml.add_bos_token"));
+  auto tokens = folder->GetStringArray("tokenizer.ggml.tokens");
+  ASSERT_TRUE(tokens.ok());
+  ASSERT_EQ(tokens->size(), static_cast<size_t>(kVocab));  // padded to the embedding
+  EXPECT_EQ((*tokens)[300], "[PAD300]");
+  auto types = folder->GetIntegerArray("tokenizer.ggml.token_type");
+  ASSERT_TRUE(types.ok());
+  EXPECT_EQ((*types)[65], 1);   // normal
+  EXPECT_EQ((*types)[259], 3);  // control
+  EXPECT_EQ((*types)[261], 4);  // user-defined
+  EXPECT_EQ((*types)[300], 5);  // unused
+  auto tok = Tokenizer::FromGguf(*folder);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  // "the" -> 't' + "he"; " the" -> "Ġthe"; <think> is cut out even without parse_special.
+  EXPECT_EQ((*tok)->Encode("the the"), (std::vector<int32_t>{'t', 256, 258}));
+  EXPECT_EQ((*tok)->Encode("<think>x"), (std::vector<int32_t>{261, 'x'}));
+  EncodeOptions special;
+  special.parse_special = true;
+  EXPECT_EQ((*tok)->Encode("<|im_start|> t", special), (std::vector<int32_t>{260, 257}));
+  EXPECT_EQ((*tok)->Decode(std::vector<int32_t>{258, 261}), " the<think>");
+}
+
+// Known E4M3FN values: 0x38 = 1, 0x40 = 2, 0xC0 = -2, 0x01 = 2^-9 (smallest subnormal),
+// 0x7E = 448 (largest), 0x08 = 2^-6 (smallest normal), 0x3C = 1.5.
+TEST(HfFolderFp8, BlockScaledWeightsDecodeToBf16) {
+  auto gguf = GgufFile::Open(RandomGguf("qwen2", "F32"));
+  ASSERT_TRUE(gguf.ok());
+  const fs::path dir = TempDir("fp8");
+  WriteFolder(*gguf, dir, 1);
+  // Replace layer 0's ffn_down ({n_embd=64, n_ff=96} in HF order [64, 96]) by FP8 with scales
+  // per 128x128 block: one block here, scale 0.5.
+  const uint8_t codes[] = {0x38, 0x40, 0xC0, 0x01, 0x7E, 0x08, 0x3C, 0x00};
+  const float values[] = {1.0f, 2.0f, -2.0f, 0x1p-9f, 448.0f, 0x1p-6f, 1.5f, 0.0f};
+  std::vector<StTensor> tensors;
+  {
+    auto file = SafetensorsFile::Open((dir / "model.safetensors").string());
+    ASSERT_TRUE(file.ok());
+    for (const SafetensorsTensor& t : file->tensors()) {
+      StTensor st{t.name, std::string(StDTypeName(t.dtype)), t.shape,
+                  std::vector<uint8_t>(t.data, t.data + t.n_bytes)};
+      if (t.name == "model.layers.0.mlp.down_proj.weight") {
+        st.dtype = "F8_E4M3";
+        st.bytes.resize(64 * 96);
+        for (size_t i = 0; i < st.bytes.size(); ++i) st.bytes[i] = codes[i % 8];
+        const float half = 0.5f;
+        std::vector<uint8_t> scale(4);
+        std::memcpy(scale.data(), &half, 4);
+        tensors.push_back({t.name + "_scale_inv", "F32", {1, 1}, scale});
+      }
+      tensors.push_back(std::move(st));
+    }
+  }
+  WriteSafetensors(dir / "model.safetensors", tensors);
+  auto folder = LoadHfFolder(dir.string());
+  ASSERT_TRUE(folder.ok()) << folder.status().message();
+  const GgufTensorInfo* t = folder->FindTensor("blk.0.ffn_down.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->type, DType::kBF16);
+  for (int i = 0; i < 64 * 96; ++i) {
+    uint16_t h;
+    std::memcpy(&h, t->data + 2 * i, 2);
+    ASSERT_EQ(Bf16ToFp32(h), values[i % 8] * 0.5f) << i;
+  }
+  EXPECT_EQ(folder->FindTensor("blk.0.ffn_down.weight_scale_inv"), nullptr);
+}
+
+TEST(HfFolderErrors, BadFoldersAreCleanErrors) {
+  auto gguf = GgufFile::Open(RandomGguf("qwen2", "F32"));
+  ASSERT_TRUE(gguf.ok());
+  const fs::path dir = TempDir("errors");
+  WriteFolder(*gguf, dir, 1);
+  ASSERT_TRUE(LoadHfFolder(dir.string()).ok());
+  auto expect_error = [&](const std::string& what) {
+    auto f = LoadHfFolder(dir.string());
+    ASSERT_FALSE(f.ok());
+    EXPECT_NE(f.status().message().find(what), std::string::npos) << f.status().message();
+  };
+  // Truncated weights.
+  const fs::path st = dir / "model.safetensors";
+  const auto size = fs::file_size(st);
+  fs::resize_file(st, size - 1);
+  expect_error("run past the data section");
+  fs::resize_file(st, 4);
+  expect_error("shorter than the 8-byte header length");
+  WriteFolder(*gguf, dir, 1);
+  // An unknown architecture and a missing field.
+  Json config = Json::parse(std::ifstream(dir / "config.json"));
+  const Json good = config;
+  config["architectures"] = {"GPTNeoXForCausalLM"};
+  WriteJson(dir / "config.json", config);
+  expect_error("'GPTNeoXForCausalLM' is not supported");
+  config = good;
+  config.erase("hidden_size");
+  WriteJson(dir / "config.json", config);
+  expect_error("config.json: field 'hidden_size' is missing");
+  config = good;
+  config["num_attention_heads"] = "four";
+  WriteJson(dir / "config.json", config);
+  expect_error("field 'num_attention_heads' is not an integer");
+  std::ofstream(dir / "config.json") << "{";
+  expect_error("config.json: not valid JSON");
+  WriteJson(dir / "config.json", good);
+  // An unknown tensor, and an unknown pre-tokenizer.
+  std::ofstream(dir / "tokenizer.json") << R"({"model":{"type":"Unigram"}})";
+  expect_error("only byte-level BPE");
+  WriteTokenizer(dir);
+  fs::remove(dir / "model.safetensors");
+  expect_error("no *.safetensors files");
+  EXPECT_FALSE(IsHfFolder((dir / "missing").string()));
+}
+
+}  // namespace
+}  // namespace autarky
