@@ -631,6 +631,23 @@ Result<GgufExternalTensor> ConvertTensor(const std::string& gguf_name, const Ten
 
 }  // namespace
 
+Result<GgufFile> LoadHfTokenizer(const std::string& dir_name) {
+  const fs::path dir(dir_name);
+  Json config = Json::object();
+  int64_t n_vocab = 0;
+  if (fs::exists(dir / "config.json")) {
+    ASSIGN_OR_RETURN(config, ReadJson(dir / "config.json"));
+    ASSIGN_OR_RETURN(n_vocab,
+                     Fields(config, (dir / "config.json").string()).IntOr("vocab_size", 0));
+  }
+  GgufWriter w;
+  RETURN_IF_ERROR(TokenizerToMetadata(dir, config, n_vocab, w));
+  w.set_pad_without_tensors(false);
+  RETURN_IF_ERROR(w.BeginInMemory());
+  RETURN_IF_ERROR(w.Finish());
+  return GgufFile::Assemble(dir_name, w.TakeBuffer(), {}, nullptr);
+}
+
 bool IsHfFolder(const std::string& path) {
   std::error_code ec;
   return fs::is_directory(path, ec) && fs::is_regular_file(fs::path(path) / "config.json", ec);

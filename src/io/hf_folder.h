@@ -26,4 +26,8 @@ bool IsHfFolder(const std::string& path);
 
 Result<GgufFile> LoadHfFolder(const std::string& dir, FileLoad mode = FileLoad::kMap);
 
+// Only the tokenizer of a folder (tokenizer.json, tokenizer_config.json, and config.json when
+// present): a vocabulary-only GgufFile with the tokenizer.ggml.* keys, for Tokenizer::FromGguf.
+Result<GgufFile> LoadHfTokenizer(const std::string& dir);
+
 }  // namespace autarky
