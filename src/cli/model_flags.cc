@@ -12,6 +12,10 @@ namespace autarky::cli {
 void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
   flags.ctx_size = default_ctx;
   command->add_option("-m,--model", flags.model_path, "Model file (GGUF) or Hugging Face folder (config.json, *.safetensors)")->required();
+  // `autarky run MODEL ...`: the model may also come as the first positional argument.
+  command->get_option("-m")->required(false);
+  command->add_option("model", flags.model_path, "The model, as for -m")
+      ->excludes(command->get_option("-m"));
   command->add_option("-t,--threads", flags.threads,
                       "Threads for the forward pass (default: all hardware threads)")
       ->check(CLI::Range(0, 1024));
@@ -34,6 +38,9 @@ void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
 Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n_seq) {
   // -m also takes a cached REF or alias, pulled from Hugging Face on first use.
   ModelFlags flags = given_flags;
+  if (flags.model_path.empty()) {
+    return ErrorStatus("no model: give -m MODEL (a file or a REF)");
+  }
   ASSIGN_OR_RETURN(flags.model_path, hub::ResolveModelPath(given_flags.model_path, true));
   LoadedModel loaded;
   const FileLoad load = flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap;

@@ -3,6 +3,7 @@
 #include "hub/pull.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -196,6 +197,10 @@ Status DownloadFile(const HttpClient& http, const ModelRef& ref, const std::stri
   for (;;) {
     FdCloser fd{::open(part.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)};
     if (fd.fd < 0) return ErrorStatus("cannot create " + part + ": " + std::strerror(errno));
+    // Two pulls appending to one .part would interleave their bytes.
+    if (::flock(fd.fd, LOCK_EX | LOCK_NB) != 0) {
+      return ErrorStatus(what + ": another process is downloading " + part);
+    }
     int64_t offset = FileSize(part);
     if (offset > file.size) {
       if (::ftruncate(fd.fd, 0) != 0) return ErrorStatus("cannot truncate " + part);
@@ -393,6 +398,11 @@ Result<std::string> ResolveModelPath(const std::string& text, bool pull_if_missi
   std::optional<Manifest> manifest = cache.Find(ref);
   if (manifest && !fs::exists(cache.ModelPath(*manifest), ec)) manifest.reset();
   if (!manifest) {
+    // huggingface_hub's switch for machines that must not touch the network.
+    const std::string offline = Env("HF_HUB_OFFLINE");
+    if (offline == "1" || offline == "true" || offline == "ON" || offline == "on") {
+      pull_if_missing = false;
+    }
     if (!pull_if_missing) {
       return ErrorStatus(text + " is neither a file nor in the cache (" + cache.root() +
                          "): autarky pull " + text);

@@ -28,7 +28,8 @@ PullOptions PullOptionsFromEnvironment();
 Result<Manifest> Pull(const ModelCache& cache, const ModelRef& ref, const PullOptions& options);
 
 // What `-m TEXT` opens: an existing local path as is; otherwise a REF or alias from the cache,
-// pulled first when absent and `pull_if_missing`. Notes go to stderr.
+// pulled first when absent and `pull_if_missing` (and HF_HUB_OFFLINE is not 1). Notes go to
+// stderr.
 Result<std::string> ResolveModelPath(const std::string& text, bool pull_if_missing);
 
 }  // namespace autarky::hub

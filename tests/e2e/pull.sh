@@ -104,6 +104,10 @@ run_bin pull -q "$r1" >/dev/null 2>"$work/err" || fail "second pull: $(cat "$wor
 run_bin run -m "$r1:Q8_0" -p "Once upon a time" -n 8 --temp 0 --json -t 1 >"$work/ref.json" 2>"$work/err" ||
   fail "run -m $r1:Q8_0: $(cat "$work/err")"
 grep -q "not in the cache yet" "$work/err" || fail "run did not say it pulls: $(cat "$work/err")"
+if HF_HUB_OFFLINE=1 run_bin run -m acme/gated-GGUF -p hi -n 1 >/dev/null 2>"$work/err"; then
+  fail "HF_HUB_OFFLINE=1 run pulled"
+fi
+grep -q "autarky pull acme/gated-GGUF" "$work/err" || fail "offline message: $(cat "$work/err")"
 run_bin run -m "$work/repos/r1/DeepSeek-R1-Distill-Qwen-1.5B-Q8_0.gguf" -p "Once upon a time" -n 8 --temp 0 \
   --json -t 1 >"$work/file.json" 2>/dev/null || fail "run on the local file"
 "$python" -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); assert a["tokens"]==b["tokens"] and len(a["tokens"])==8, (a,b)' \
@@ -111,7 +115,7 @@ run_bin run -m "$work/repos/r1/DeepSeek-R1-Distill-Qwen-1.5B-Q8_0.gguf" -p "Once
 
 # 4. Without the hub, cached models still run (by alias), and missing ones say how to get them.
 stop_mock
-run_bin run -m deepseek-r1:1.5b -p "Hello" -n 4 --temp 0 -t 1 >/dev/null 2>"$work/err" ||
+run_bin run deepseek-r1:1.5b -p "Hello" -n 4 --temp 0 -t 1 >/dev/null 2>"$work/err" ||
   fail "offline run of a cached alias: $(cat "$work/err")"
 if run_bin pull acme/st >/dev/null 2>"$work/err"; then fail "pull without the hub succeeded"; fi
 grep -q "cannot reach" "$work/err" || fail "no-network message: $(cat "$work/err")"
@@ -173,6 +177,9 @@ for i in 1 2; do
   cmp -s "$AUTARKY_HOME/models/acme/split-GGUF/main/m-Q4_K_M-0000$i-of-00002.gguf" \
     "$work/repos/split/m-Q4_K_M-0000$i-of-00002.gguf" || fail "split part $i"
 done
+# The loader cannot open split sets yet: -m says so instead of failing on part 1.
+if run_bin run -m acme/split-GGUF -p hi -n 1 >/dev/null 2>"$work/err"; then fail "run on a split GGUF"; fi
+grep -q "split GGUF (2 parts" "$work/err" || fail "split GGUF message: $(cat "$work/err")"
 run_bin pull -q acme/st >"$work/out" 2>"$work/err" || fail "safetensors pull: $(cat "$work/err")"
 for f in config.json tokenizer.json model.safetensors; do
   cmp -s "$AUTARKY_HOME/models/acme/st/main/$f" "$work/repos/st/$f" || fail "safetensors file $f"
