@@ -13,7 +13,8 @@ bytes do not match its listed sha256, and a listed size larger than any disk.
 Every request is logged as one JSON line (path, Range, whether a token came) to --log.
 
   hf_hub_mock.py --port-file F --log L --repo owner/name=DIR [--gated owner/name]
-                 [--drop owner/name/path=N] [--corrupt owner/name/path] [--fake-size owner/name/path=B]
+                 [--drop owner/name/path=N] [--corrupt owner/name/path]
+                 [--fake-size owner/name/path=B]
 """
 import argparse
 import hashlib
@@ -174,7 +175,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # Like the hub: LFS files live on a CDN on another host name, by a signed URL.
             port = self.server.server_address[1]
             quoted = urllib.parse.quote(name)
-            headers.update({"Location": "http://localhost:%d/cdn/%s/%s?sig=mock" % (port, repo_id, quoted),
+            cdn = "http://localhost:%d/cdn/%s/%s?sig=mock" % (port, repo_id, quoted)
+            headers.update({"Location": cdn,
                             "X-Linked-Size": str(len(data)),
                             "X-Linked-Etag": '"%s"' % hashlib.sha256(data).hexdigest()})
             return self.reply(302, b"", headers)
