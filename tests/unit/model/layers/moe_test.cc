@@ -1,0 +1,74 @@
+// Expert routing (RouteToken) on hand-computed cases: softmax top-k, sigmoid with the selection
+// bias, group-limited choice, normalization and scaling of the weights.
+#include "model/layers/moe.h"
+
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <vector>
+
+namespace autarky {
+namespace {
+
+// Probabilities are computed in float from float logits: a few ulps.
+constexpr float kProbTol = 8 * FLT_EPSILON;
+
+struct Routed {
+  std::vector<int32_t> ids;
+  std::vector<float> weights;
+};
+
+Routed Route(const RouterConfig& c, const std::vector<float>& logits,
+             const std::vector<float>& bias = {}) {
+  Routed r{std::vector<int32_t>(c.n_used), std::vector<float>(c.n_used)};
+  std::vector<float> work(2 * c.n_expert);
+  RouteToken(c, logits.data(), bias.empty() ? nullptr : bias.data(), r.ids.data(), r.weights.data(),
+             work.data());
+  return r;
+}
+
+TEST(RouteToken, SoftmaxTopKWithoutNormalization) {
+  RouterConfig c{.n_expert = 4, .n_used = 2};
+  const std::vector<float> logits = {0.0f, 2.0f, 1.0f, -1.0f};
+  const Routed r = Route(c, logits);
+  double z = 0;
+  for (float l : logits) z += std::exp(static_cast<double>(l));
+  EXPECT_EQ(r.ids, (std::vector<int32_t>{1, 2}));
+  EXPECT_NEAR(r.weights[0], std::exp(2.0) / z, kProbTol);
+  EXPECT_NEAR(r.weights[1], std::exp(1.0) / z, kProbTol);
+}
+
+TEST(RouteToken, TiesGoToTheLowerIndex) {
+  RouterConfig c{.n_expert = 4, .n_used = 2};
+  const Routed r = Route(c, {1.0f, 3.0f, 1.0f, 3.0f});
+  EXPECT_EQ(r.ids, (std::vector<int32_t>{1, 3}));
+}
+
+TEST(RouteToken, SigmoidBiasSteersTheChoiceButNotTheWeights) {
+  RouterConfig c{.n_expert = 4, .n_used = 2, .sigmoid = true, .norm = true, .scale = 2.5f};
+  const std::vector<float> logits = {3.0f, 2.0f, 1.0f, 0.0f};
+  // Without bias: experts 0 and 1. A bias of +1 on expert 3 makes it second.
+  const Routed r = Route(c, logits, {0.0f, 0.0f, 0.0f, 1.0f});
+  EXPECT_EQ(r.ids, (std::vector<int32_t>{3, 0}));
+  const double s0 = 1.0 / (1.0 + std::exp(-3.0)), s3 = 0.5;
+  EXPECT_NEAR(r.weights[0], 2.5 * s3 / (s0 + s3), kProbTol * 4);
+  EXPECT_NEAR(r.weights[1], 2.5 * s0 / (s0 + s3), kProbTol * 4);
+}
+
+TEST(RouteToken, GroupsLimitTheSearch) {
+  // 3 groups of 2; group scores (sum of both): g0 = 0.9 + 0.0, g1 = 0.5 + 0.5, g2 = 0.8 + 0.1.
+  // With 2 groups searched, g1 (1.0) and g0 (0.9) stay; expert 4 (0.8, in g2) is excluded
+  // although it beats experts 2 and 3.
+  RouterConfig c{.n_expert = 6, .n_used = 2, .n_group = 3, .n_group_used = 2, .sigmoid = true};
+  auto logit = [](double p) { return static_cast<float>(std::log(p / (1 - p))); };
+  const std::vector<float> logits = {logit(0.9),        logit(1e-6), logit(0.5),
+                                     logit(0.5 - 1e-3), logit(0.8),  logit(0.1)};
+  const Routed r = Route(c, logits);
+  EXPECT_EQ(r.ids, (std::vector<int32_t>{0, 2}));
+  c.n_group_used = 3;
+  EXPECT_EQ(Route(c, logits).ids, (std::vector<int32_t>{0, 4}));
+}
+
+}  // namespace
+}  // namespace autarky
