@@ -2,16 +2,22 @@
 #include "cli/model_flags.h"
 
 #include <cstdio>
+#include <memory>
+#include <vector>
 
 #include "hub/pull.h"
 #include "io/hf_folder.h"
 #include "model/kv_cache.h"
+#include "tools/quantize_model.h"
 
 namespace autarky::cli {
 
 void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
   flags.ctx_size = default_ctx;
-  command->add_option("-m,--model", flags.model_path, "Model file (GGUF) or Hugging Face folder (config.json, *.safetensors)")->required();
+  command
+      ->add_option("-m,--model", flags.model_path,
+                   "Model file (GGUF) or Hugging Face folder (config.json, *.safetensors)")
+      ->required();
   // `autarky run MODEL ...`: the model may also come as the first positional argument.
   command->get_option("-m")->required(false);
   command->add_option("model", flags.model_path, "The model, as for -m")
@@ -31,6 +37,9 @@ void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx) {
       ->capture_default_str();
   command->add_option("--kv-type", flags.kv_type, "KV cache type: f16, f32 or q8_0")
       ->capture_default_str();
+  command->add_option("--quantize", flags.quantize,
+                      "Quantize the weights in memory at load (e.g. Q8_0, Q4_K_M), so an F16/BF16 "
+                      "model runs fast without a separate step");
   command->add_flag("--no-mmap", flags.no_mmap,
                     "Read the weights into (huge-page) memory instead of mapping the file");
 }
@@ -44,19 +53,39 @@ Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n
   ASSIGN_OR_RETURN(flags.model_path, hub::ResolveModelPath(given_flags.model_path, true));
   LoadedModel loaded;
   const FileLoad load = flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap;
+  std::shared_ptr<const GgufFile> file;
   if (IsHfFolder(flags.model_path)) {  // a Hugging Face folder: safetensors + config.json
     ASSIGN_OR_RETURN(GgufFile folder, LoadHfFolder(flags.model_path, load));
-    ASSIGN_OR_RETURN(loaded.model, LoadModel(std::make_shared<const GgufFile>(std::move(folder))));
+    file = std::make_shared<const GgufFile>(std::move(folder));
   } else {
-    ASSIGN_OR_RETURN(loaded.model, LoadModel(flags.model_path, load));
+    ASSIGN_OR_RETURN(GgufFile gguf, GgufFile::Open(flags.model_path, load));
+    file = std::make_shared<const GgufFile>(std::move(gguf));
   }
+  if (!flags.quantize.empty()) {
+    tools::QuantizeModelOptions q;
+    q.input = flags.model_path;
+    q.input_file = file.get();
+    q.mix = tools::FindQuantMix(flags.quantize);
+    if (q.mix == nullptr) return ErrorStatus("--quantize " + flags.quantize + ": unknown type");
+    std::vector<uint8_t> image;
+    q.output_image = &image;
+    q.threads = flags.threads;
+    q.log_tensors = false;
+    RETURN_IF_ERROR(tools::QuantizeModel(q).status());
+    ASSIGN_OR_RETURN(
+        GgufFile quantized,
+        GgufFile::FromImage(std::move(image), flags.model_path + " (" + flags.quantize + ")"));
+    file = std::make_shared<const GgufFile>(std::move(quantized));
+  }
+  ASSIGN_OR_RETURN(loaded.model, LoadModel(std::move(file)));
   ContextOptions options;
   const int32_t train = loaded.model->info().n_ctx_train;
   options.n_ctx = flags.ctx_size;
   if (options.n_ctx < 0) options.n_ctx = train > 0 && train < 4096 ? train : 4096;
   if (options.n_ctx == 0 || (train > 0 && options.n_ctx > train)) {
     if (options.n_ctx > train) {
-      std::fprintf(stderr, "note: --ctx-size %d exceeds the model's training context %d; using %d\n",
+      std::fprintf(stderr,
+                   "note: --ctx-size %d exceeds the model's training context %d; using %d\n",
                    options.n_ctx, train, train);
     }
     options.n_ctx = train;

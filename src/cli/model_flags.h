@@ -18,6 +18,7 @@ struct ModelFlags {
   int32_t batch_size = 512;
   std::string kv_type = "f16";
   bool no_mmap = false;
+  std::string quantize;  // --quantize TYPE: quantize the weights in memory at load
 };
 
 // Registers the flags on `command`; `default_ctx` is the --ctx-size default.

@@ -459,6 +459,12 @@ Result<GgufFile> GgufFile::Parse(const uint8_t* data, size_t size, std::string_v
   return file;
 }
 
+Result<GgufFile> GgufFile::FromImage(std::vector<uint8_t> image, std::string_view name) {
+  ASSIGN_OR_RETURN(GgufFile file, Parse(image.data(), image.size(), name));
+  file.owned_image_ = std::move(image);  // same heap buffer: the views stay valid
+  return file;
+}
+
 Result<GgufFile> GgufFile::Assemble(std::string name, std::vector<uint8_t> metadata_image,
                                      std::vector<GgufExternalTensor> tensors,
                                      std::shared_ptr<const void> owner) {

@@ -85,6 +85,10 @@ class GgufFile {
                                    std::vector<GgufExternalTensor> tensors,
                                    std::shared_ptr<const void> owner);
 
+  // Validates a GGUF image held in memory and takes ownership of it (e.g. a model quantized at
+  // load time). Tensor data is only as aligned as the vector's buffer.
+  static Result<GgufFile> FromImage(std::vector<uint8_t> image, std::string_view name);
+
   GgufFile(GgufFile&&) noexcept = default;
   GgufFile& operator=(GgufFile&&) noexcept = default;
   GgufFile(const GgufFile&) = delete;

@@ -96,7 +96,8 @@ Status ConvertTensor(const GgufTensorInfo& t, DType target, ThreadPool& pool, Gg
 Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
   CHECK(options.mix != nullptr);
   const auto start = std::chrono::steady_clock::now();
-  if (!options.dry_run && SameFile(options.input, options.output)) {
+  if (!options.dry_run && options.output_image == nullptr &&
+      SameFile(options.input, options.output)) {
     return ErrorStatus("the output " + options.output + " is the input file");
   }
   std::optional<GgufFile> opened;
@@ -164,6 +165,7 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
   ProgressBar progress("quantize", stats.input_bytes, stderr);
   uint64_t bytes_done = 0;
   auto log = [&](const std::string& line) {
+    if (!options.log_tensors) return;
     if (options.progress) {
       progress.Println(line);
     } else {
@@ -171,7 +173,10 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
     }
   };
 
-  if (!options.dry_run) RETURN_IF_ERROR(writer.Begin(options.output));
+  if (!options.dry_run) {
+    RETURN_IF_ERROR(options.output_image != nullptr ? writer.BeginInMemory()
+                                                    : writer.Begin(options.output));
+  }
   int index = 0;
   std::vector<float> f32;    // {chunk_rows, row} of the tensor being converted
   std::vector<uint8_t> out;  // the same rows in the target type
@@ -204,6 +209,7 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
     if (options.progress) progress.Update(bytes_done, std::string(t.name));
   }
   if (!options.dry_run) RETURN_IF_ERROR(writer.Finish());
+  if (!options.dry_run && options.output_image != nullptr) *options.output_image = writer.TakeBuffer();
   if (options.progress) progress.Finish();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;

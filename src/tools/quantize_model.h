@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tools/quantize_plan.h"
 #include "util/status.h"
@@ -19,6 +20,8 @@ struct QuantizeModelOptions {
   // When set, the model to quantize (e.g. a Hugging Face folder assembled in memory) instead of
   // opening `input`, which then only names it in messages. Not owned.
   const GgufFile* input_file = nullptr;
+  // When set, the GGUF image is written here (in memory) instead of to `output`.
+  std::vector<uint8_t>* output_image = nullptr;
   std::string output;
   const QuantMix* mix = nullptr;
   bool pure = false;              // no mix rules: every matrix gets the base type
@@ -28,6 +31,7 @@ struct QuantizeModelOptions {
   std::optional<DType> token_embd_type;
   int threads = 0;  // 0: all hardware threads
   bool progress = true;
+  bool log_tensors = true;  // one line per tensor
 };
 
 struct QuantizeModelStats {

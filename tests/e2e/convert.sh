@@ -9,7 +9,9 @@
 #     exactly by both sides, so the same bound holds);
 #  2. `autarky convert DIR OUT.gguf` gives byte-identical logits to the folder, and
 #     `--type Q8_0` writes a GGUF that runs (its tensors equal `autarky quantize`'s: unit test);
-#  3. bad input gives one clean error: a truncated shard, a non-folder.
+#  3. bad input gives one clean error: a truncated shard, a non-folder;
+#  4. `run -m DIR --quantize Q8_0` gives byte-identical logits to the GGUF of
+#     `convert --type Q8_0` (the same quantized weights, made in memory).
 # $1: the autarky binary. Exit 77 (skip) without python3 + torch + numpy.
 set -uo pipefail
 bin=$1
@@ -88,9 +90,17 @@ PY
   cmp -s "$work/$name-folder.f32" "$work/$name-conv.f32" ||
     fail "$name: the converted GGUF's logits are not byte-identical to the folder's"
   if ! "$bin" convert -q --type Q8_0 "$dir" "$work/$name-q8.gguf" >"$work/log" 2>&1 ||
-    ! "$bin" run -m "$work/$name-q8.gguf" --prompt-tokens "$ids" -n 0 >"$work/log" 2>&1; then
+    ! "$bin" run -m "$work/$name-q8.gguf" --prompt-tokens "$ids" -n 0 -t 2 \
+      --logits-out "$work/$name-q8.f32" >"$work/log" 2>&1; then
     fail "convert --type Q8_0 $name: $(tail -n 3 "$work/log")"
   fi
+  # 4. --quantize at load: the same weights as convert --type, so byte-identical logits.
+  if ! "$bin" run -m "$dir" --quantize Q8_0 --prompt-tokens "$ids" -n 0 -t 2 \
+    --logits-out "$work/$name-q8-load.f32" >"$work/log" 2>&1; then
+    fail "run --quantize Q8_0 $name: $(tail -n 3 "$work/log")"
+  fi
+  cmp -s "$work/$name-q8.f32" "$work/$name-q8-load.f32" ||
+    fail "$name: --quantize Q8_0 at load differs from convert --type Q8_0"
 done
 
 # 3. Clean errors.
