@@ -371,12 +371,28 @@ template <typename K>
   return _mm_add_ss(acc, _mm_add_ss(pairs, _mm_movehl_ps(pairs, pairs)));
 }
 
+// How far ahead of the group being multiplied RowDot prefetches, for the 4- and 5-bit types
+// (groups of at most 128 bytes). These kernels spend enough time per byte that the hardware
+// prefetcher alone leaves the row stream short of DRAM's rate: with 2 KiB ahead, one-token
+// Q4_0 products took 15-40% less CPU time (8960x1536 and 1536x8960, one thread, medians of 4
+// interleaved runs). Q8_0 measured no gain (8960x1536) or a loss (1536x8960) and does without.
+constexpr long kRowPrefetchBytes = 2048;
+
 // dot(row w, the prepared column) over nb blocks, continuing from acc.
 template <typename K>
 float RowDot(int64_t nb, const typename K::Block* w, const ColumnGroup<K>* col, float acc) {
   __m128 a = _mm_set_ss(acc);
   int64_t g = 0;
-  for (; 4 * g + kGroup <= nb; ++g) a = RowGroupSteps<K>(w + 4 * g, col[g], a);
+  for (; 4 * g + kGroup <= nb; ++g) {
+    if constexpr (sizeof(typename K::Block) * kGroup <= 128) {
+      // The group kRowPrefetchBytes ahead (in this row or the next ones: rows are
+      // consecutive), into L1. Prefetches never fault, so running past the matrix is harmless.
+      const char* ahead = reinterpret_cast<const char*>(w + 4 * g) + kRowPrefetchBytes;
+      __builtin_prefetch(ahead, 0, 3);
+      __builtin_prefetch(ahead + 64, 0, 3);
+    }
+    a = RowGroupSteps<K>(w + 4 * g, col[g], a);
+  }
   if (const int rest = static_cast<int>(nb - 4 * g); rest != 0) {
     const PaddedGroup<typename K::Block> pad(w + 4 * g, rest);
     a = RowGroupSteps<K>(pad.blocks, col[g], a);
