@@ -12,6 +12,7 @@
 #include "chat/chat_template.h"
 #include "cli/commands.h"
 #include "io/gguf_reader.h"
+#include "io/hf_folder.h"
 
 namespace autarky::cli {
 namespace {
@@ -66,7 +67,8 @@ Status Run(const TemplateFlags& flags) {
   std::string source;
   chat::ChatTemplateInputs inputs;
   if (!flags.model.empty()) {
-    ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(flags.model));
+    ASSIGN_OR_RETURN(GgufFile file, IsHfTokenizerFolder(flags.model) ? LoadHfTokenizer(flags.model)
+                                                                     : GgufFile::Open(flags.model));
     if (flags.template_file.empty()) {
       const std::string key = flags.template_name.empty()
                                   ? "tokenizer.chat_template"

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "io/gguf_reader.h"
+#include "io/hf_folder.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -136,7 +137,9 @@ int RunJsonl(const Tokenizer& tokenizer, const TokenizeFlags& flags) {
 }
 
 int Run(const TokenizeFlags& flags) {
-  Result<GgufFile> file = GgufFile::Open(flags.model);
+  // A Hugging Face folder: its tokenizer.json alone.
+  Result<GgufFile> file =
+      IsHfTokenizerFolder(flags.model) ? LoadHfTokenizer(flags.model) : GgufFile::Open(flags.model);
   if (!file.ok()) {
     std::fprintf(stderr, "error: %s\n", file.status().message().c_str());
     return 1;
@@ -193,9 +196,10 @@ void AddTokenizeCommand(CLI::App& app, int& exit_code) {
       "tokenize",
       "Print the token ids and pieces of a text with a model's tokenizer.\n"
       "Pieces are the bytes each token contributes to the text (escaped when not printable).");
-  cmd->add_option("-m,--model", flags->model, "GGUF file (a model or a vocabulary-only file)")
+  cmd->add_option("-m,--model", flags->model,
+                  "GGUF file (a model or a vocabulary-only file) or a folder with tokenizer.json")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingPath);
   cmd->add_option("text", flags->text, "Text to tokenize (with --decode: a JSON array of ids)");
   cmd->add_option("-f,--file", flags->file, "Read the text from this file instead");
   cmd->add_flag("--jsonl", flags->jsonl,

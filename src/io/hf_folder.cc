@@ -653,6 +653,11 @@ bool IsHfFolder(const std::string& path) {
   return fs::is_directory(path, ec) && fs::is_regular_file(fs::path(path) / "config.json", ec);
 }
 
+bool IsHfTokenizerFolder(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) && fs::is_regular_file(fs::path(path) / "tokenizer.json", ec);
+}
+
 Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
   const fs::path dir(dir_name);
   if (!IsHfFolder(dir_name)) {

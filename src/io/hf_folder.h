@@ -23,6 +23,8 @@ namespace autarky {
 
 // True when `path` is a directory with a config.json.
 bool IsHfFolder(const std::string& path);
+// True when `path` is a directory with a tokenizer.json (what LoadHfTokenizer needs).
+bool IsHfTokenizerFolder(const std::string& path);
 
 Result<GgufFile> LoadHfFolder(const std::string& dir, FileLoad mode = FileLoad::kMap);
 
