@@ -287,11 +287,9 @@ Result<std::string> DetectPre(const Json& tok, const std::string& name) {
   } else {
     visit(pre);
   }
-  bool nfc = false;
-  if (tok.contains("normalizer") && tok["normalizer"].is_object()) {
-    nfc = tok["normalizer"].value("type", "") == "NFC";
-  }
-  if (regexes.size() == 1 && regexes[0] == kQwen2 && nfc && !byte_level_regex)
+  // The qwen2 rules include NFC (Qwen2's normalizer); DeepSeek-R1-Distill-Qwen's tokenizer.json
+  // has the same split without a normalizer, and llama.cpp gives it the same rules.
+  if (regexes.size() == 1 && regexes[0] == kQwen2 && !byte_level_regex)
     return std::string("qwen2");
   if (regexes.size() == 1 && regexes[0] == kLlama3 && !byte_level_regex)
     return std::string("llama-bpe");
