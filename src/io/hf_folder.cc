@@ -289,8 +289,7 @@ Result<std::string> DetectPre(const Json& tok, const std::string& name) {
   }
   // The qwen2 rules include NFC (Qwen2's normalizer); DeepSeek-R1-Distill-Qwen's tokenizer.json
   // has the same split without a normalizer, and llama.cpp gives it the same rules.
-  if (regexes.size() == 1 && regexes[0] == kQwen2 && !byte_level_regex)
-    return std::string("qwen2");
+  if (regexes.size() == 1 && regexes[0] == kQwen2 && !byte_level_regex) return std::string("qwen2");
   if (regexes.size() == 1 && regexes[0] == kLlama3 && !byte_level_regex)
     return std::string("llama-bpe");
   if (regexes.size() == 3 && regexes[0] == kDeepseekV3[0] && regexes[1] == kDeepseekV3[1] &&
