@@ -114,7 +114,7 @@ def config_from_gguf(g: GgufFile) -> Config:
         n_shared_experts=int(key("expert_shared_count", 0)),
         first_k_dense_replace=int(key("leading_dense_block_count", 0)),
         scoring_func="sigmoid" if sigmoid else "softmax",
-        topk_method="noaux_tc" if sigmoid else "greedy",
+        topk_method="noaux_tc" if sigmoid else "greedy",  # greedy: group-limited with groups
         n_group=int(key("expert_group_count", 1)),
         topk_group=int(key("expert_group_used_count", 1)),
         norm_topk_prob=bool(key("expert_weights_norm", False)),
@@ -221,6 +221,13 @@ class MoE(nn.Module):
                 mask = torch.zeros_like(group_scores).scatter_(1, group_idx, 1)
                 mask = mask.unsqueeze(-1).expand_as(grouped).reshape(T, -1)
                 choice = choice.masked_fill(mask == 0, float("-inf"))
+        elif c.n_group > 1:  # V2's group_limited_greedy: groups ranked by their best score
+            T = x.shape[0]
+            group_scores = scores.view(T, c.n_group, -1).max(dim=-1).values
+            group_idx = group_scores.topk(c.topk_group, dim=-1, sorted=False)[1]
+            mask = torch.zeros_like(group_scores).scatter_(1, group_idx, 1)
+            mask = mask.unsqueeze(-1).expand(T, c.n_group, -1).reshape(T, -1)
+            choice = scores.masked_fill(mask == 0, float("-inf"))
         else:
             choice = scores
         top = choice.topk(c.num_experts_per_tok + 1 if choice.shape[-1] > c.num_experts_per_tok

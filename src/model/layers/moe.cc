@@ -69,7 +69,8 @@ void RouteToken(const RouterConfig& c, const float* logits, const float* bias, i
   for (int e = 0; e < n; ++e) select[e] = probs[e] + (bias != nullptr ? bias[e] : 0.0f);
 
   if (c.n_group > 1 && c.n_group_used < c.n_group) {
-    // Each group is scored by the sum of its two best selection scores (one if it has one).
+    // Each group is scored by the sum of its two best selection scores with sigmoid scoring
+    // (V3's noaux_tc), by its best with softmax (V2's group_limited_greedy).
     const int per_group = n / c.n_group;
     constexpr int kMaxGroups = 256;
     CHECK(c.n_group <= kMaxGroups);
@@ -83,7 +84,7 @@ void RouteToken(const RouterConfig& c, const float* logits, const float* bias, i
       for (int i = 0; i < per_group; ++i) {
         if (i != best && (second < 0 || Better(s, i, second))) second = i;
       }
-      group_score[g] = s[best] + (second >= 0 ? s[second] : 0.0f);
+      group_score[g] = s[best] + (c.sigmoid && second >= 0 ? s[second] : 0.0f);
     }
     for (int k = 0; k < c.n_group_used; ++k) {
       int best = -1;

@@ -46,7 +46,8 @@ struct RouterConfig {
 // Chooses the experts of one token from its router logits {n_expert}: probabilities by softmax
 // or sigmoid; selection by probability + bias (bias {n_expert} or nullptr: V3's exp_probs_b,
 // which steers the choice but not the weights); with groups, only the n_group_used groups with
-// the largest sum of their two best scores are searched. Writes ids {n_used} (best first, ties
+// the best group scores are searched (sigmoid: sum of the group's two best, V3; softmax: its
+// best, V2). Writes ids {n_used} (best first, ties
 // to the lower index) and their weights {n_used}. work: {2 * n_expert} floats.
 void RouteToken(const RouterConfig& config, const float* logits, const float* bias, int32_t* ids,
                 float* weights, float* work);

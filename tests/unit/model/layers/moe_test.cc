@@ -70,5 +70,19 @@ TEST(RouteToken, GroupsLimitTheSearch) {
   EXPECT_EQ(Route(c, logits).ids, (std::vector<int32_t>{0, 4}));
 }
 
+TEST(RouteToken, SoftmaxGroupsAreRankedByTheirBest) {
+  // V2's group_limited_greedy: group scores are maxima. Groups of 2: g0 = {0.30, 0.01},
+  // g1 = {0.20, 0.19}, g2 = {0.25, 0.05} (as softmax probabilities). By best, g0 and g2 are
+  // searched (the top-2 sum would have picked g1 over g2).
+  RouterConfig c{.n_expert = 6, .n_used = 2, .n_group = 3, .n_group_used = 2};
+  const std::vector<double> p = {0.30, 0.01, 0.20, 0.19, 0.25, 0.05};
+  std::vector<float> logits;
+  for (double v : p) logits.push_back(static_cast<float>(std::log(v)));
+  const Routed r = Route(c, logits);
+  EXPECT_EQ(r.ids, (std::vector<int32_t>{0, 4}));
+  EXPECT_NEAR(r.weights[0], 0.30f, kProbTol);
+  EXPECT_NEAR(r.weights[1], 0.25f, kProbTol);
+}
+
 }  // namespace
 }  // namespace autarky
