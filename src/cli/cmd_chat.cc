@@ -183,6 +183,9 @@ void PrintHelp() {
       "stops a generation;\n          Ctrl-D or /exit quits.\n");
 }
 
+// Whether the user gave `option` on `cmd`'s command line.
+bool Given(const CLI::App* cmd, const char* option) { return cmd->count(option) > 0; }
+
 int RunChat(ChatFlags flags, const CLI::App* cmd) {
   auto loaded = LoadModelAndContext(flags.model);
   if (!loaded.ok()) {
@@ -221,9 +224,9 @@ int RunChat(ChatFlags flags, const CLI::App* cmd) {
   }
 
   if (const PublisherDefaults* d = FindPublisherDefaults(file)) {
-    if (cmd->count("--temp") == 0) flags.sampling.temperature = d->temperature;
-    if (cmd->count("--top-p") == 0) flags.sampling.top_p = d->top_p;
-    if (cmd->count("--top-k") == 0) flags.sampling.top_k = d->top_k;
+    if (!Given(cmd, "--temp")) flags.sampling.temperature = d->temperature;
+    if (!Given(cmd, "--top-p")) flags.sampling.top_p = d->top_p;
+    if (!Given(cmd, "--top-k")) flags.sampling.top_k = d->top_k;
   }
   if (flags.seed < 0) flags.seed = static_cast<int64_t>(std::random_device{}() & 0x7fffffff);
   flags.sampling.seed = static_cast<uint64_t>(flags.seed);
@@ -350,6 +353,18 @@ int RunChat(ChatFlags flags, const CLI::App* cmd) {
 }
 
 }  // namespace
+
+int RunChatFromRun(const ModelFlags& model, const std::string& template_file,
+                   const SamplingParams& sampling, int64_t seed, int32_t n_predict,
+                   const CLI::App* run_command) {
+  ChatFlags flags;
+  flags.model = model;
+  flags.template_file = template_file;
+  flags.sampling = sampling;
+  flags.seed = seed;
+  flags.n_predict = n_predict;
+  return RunChat(std::move(flags), run_command);
+}
 
 void AddChatCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ChatFlags>();

@@ -41,6 +41,7 @@ struct RunFlags {
   int top_logprobs = 0;
   bool all_logits = false;
   std::string logits_out;
+  std::string chat_template;  // the chat without a prompt
 };
 
 // The k largest [id, logit] pairs of one distribution, largest first (ties: smaller id first).
@@ -112,10 +113,16 @@ int Fail(const Status& status) {
   return 1;
 }
 
-int RunCompletion(RunFlags flags) {
+int RunCompletion(RunFlags flags, const CLI::App* cmd) {
   const auto load_start = std::chrono::steady_clock::now();
   const int inputs = !flags.prompt.empty() + !flags.prompt_file.empty() +
                      !flags.prompt_tokens.empty();
+  if (inputs == 0 && !flags.json && flags.logits_out.empty() && !flags.all_logits) {
+    // No prompt: a conversation, with the answer length of chat unless -n was given.
+    const int32_t n_predict = cmd->count("--n-predict") > 0 ? flags.n_predict : -1;
+    return RunChatFromRun(flags.model, flags.chat_template, flags.sampling, flags.seed, n_predict,
+                          cmd);
+  }
   if (inputs != 1) {
     return Fail(ErrorStatus("give exactly one of -p PROMPT, -f FILE, --prompt-tokens IDS"));
   }
@@ -275,9 +282,14 @@ int RunCompletion(RunFlags flags) {
 void AddRunCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<RunFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "run", "Complete a prompt with a model, streaming the text (raw completion, no chat format)");
+      "run",
+      "Complete a prompt with a model, streaming the text (raw completion, no chat format); "
+      "without -p/-f/--prompt-tokens, chat with it as `autarky chat` does");
   AddModelFlags(cmd, flags->model);
   cmd->add_option("-p,--prompt", flags->prompt, "Prompt text");
+  cmd->add_option("--chat-template", flags->chat_template,
+                  "Without a prompt: Jinja chat template file for the chat (default: the "
+                  "model's tokenizer.chat_template)");
   cmd->add_option("-f,--file", flags->prompt_file, "Read the prompt from a file");
   cmd->add_option("--prompt-tokens", flags->prompt_tokens,
                   "Prompt as token ids, e.g. 1,429,491 (used as is: no BOS added)");
@@ -320,7 +332,7 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--logits-out", flags->logits_out,
                   "Write float32 logits {rows, n_vocab} of every evaluated position (prompt, "
                   "then each generated token fed back)");
-  cmd->callback([flags, &exit_code]() { exit_code = RunCompletion(*flags); });
+  cmd->callback([flags, cmd, &exit_code]() { exit_code = RunCompletion(*flags, cmd); });
 }
 
 }  // namespace autarky::cli

@@ -2,6 +2,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "cli/model_flags.h"
+#include "sampling/sampler.h"
 
 namespace autarky::cli {
 
@@ -18,5 +23,14 @@ void AddTemplateCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddPullCommands(CLI::App& app, int& exit_code);  // pull, list, rm
 void AddConvertCommand(CLI::App& app, int& exit_code);
+
+
+// `autarky run MODEL` without a prompt opens the interactive chat of `autarky chat` (as Ollama's
+// `run` does) with run's model flags, sampling settings, seed and answer length; settings not
+// given on `run_command` take the publisher's defaults.
+// `template_file`: --chat-template ("" for the model's own).
+int RunChatFromRun(const ModelFlags& model, const std::string& template_file,
+                   const SamplingParams& sampling, int64_t seed, int32_t n_predict,
+                   const CLI::App* run_command);
 
 }  // namespace autarky::cli

@@ -3,7 +3,8 @@
 # /save writes the conversation, /reset and /system reset it, the prompt the model sees is the
 # template's rendering (checked by the prefix reuse between turns), a template error (Gemma
 # refusing a system role) is reported without ending the chat, a full context says so, and a
-# model without a template needs --chat-template. $1: the autarky binary; 77 = skip.
+# model without a template needs --chat-template; `autarky run` without a prompt is the same
+# chat. $1: the autarky binary; 77 = skip.
 set -uo pipefail
 bin=$1
 shared=${AUTARKY_SHARED_DIR:-}
@@ -49,6 +50,12 @@ printf '/system You are terse.\nHi\n/save %s\n' "$work/c.json" |
   "$bin" chat -m "$model" --chat-template "$r1" -n 8 --seed 1 >"$work/out3" 2>/dev/null
 "$python" -c 'import json,sys; m=json.load(open(sys.argv[1]))["messages"]; assert m[0]=={"role":"system","content":"You are terse."}, m' "$work/c.json" ||
   fail "/system not in the conversation"
+
+# `autarky run` without a prompt is the same chat (Ollama's `run`): same answers for the same seed.
+printf 'Once upon a time\nTell me more\n' |
+  "$bin" run -m "$model" --chat-template "$r1" -n 24 --seed 5 -t 2 >"$work/out-run" 2>"$work/err-run" ||
+  fail "run without a prompt exited non-zero: $(cat "$work/err-run")"
+cmp -s "$work/out2" "$work/out-run" || fail "run without a prompt did not chat as chat does: $(head -c 200 "$work/out-run")"
 
 # 3. A template error is reported and the chat goes on.
 printf '/system Be brief.\nHi\n/system\nHi\n' |
