@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hub/pull.h"
+#include "io/gguf_split.h"
 #include "io/hf_folder.h"
 #include "model/kv_cache.h"
 #include "tools/quantize_model.h"
@@ -58,7 +59,7 @@ Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n
     ASSIGN_OR_RETURN(GgufFile folder, LoadHfFolder(flags.model_path, load));
     file = std::make_shared<const GgufFile>(std::move(folder));
   } else {
-    ASSIGN_OR_RETURN(GgufFile gguf, GgufFile::Open(flags.model_path, load));
+    ASSIGN_OR_RETURN(GgufFile gguf, OpenGgufModel(flags.model_path, load));
     file = std::make_shared<const GgufFile>(std::move(gguf));
   }
   if (!flags.quantize.empty()) {

@@ -411,12 +411,7 @@ Result<std::string> ResolveModelPath(const std::string& text, bool pull_if_missi
     ASSIGN_OR_RETURN(Manifest pulled, Pull(cache, ref, PullOptionsFromEnvironment()));
     manifest = std::move(pulled);
   }
-  if (auto shard = ParseShardName(manifest->primary); shard && shard->count > 1) {
-    return ErrorStatus(manifest->name + " is a split GGUF (" + std::to_string(shard->count) +
-                       " parts in " + cache.RepoDir(manifest->repo, manifest->revision) +
-                       "), which the loader cannot open yet: merge the parts into one file " +
-                       "(llama-gguf-split --merge) and pass its path");
-  }
+  // A split GGUF: the first part, from which the loader finds the others (io/gguf_split.h).
   return cache.ModelPath(*manifest);
 }
 

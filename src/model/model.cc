@@ -1,6 +1,8 @@
 // The architecture registry and LoadModel.
 #include "model/model.h"
 
+#include "io/gguf_split.h"
+
 namespace autarky {
 
 extern const ArchSpec kLlamaArchSpec;      // arch/llama.cc
@@ -48,7 +50,7 @@ Result<std::unique_ptr<Model>> LoadModel(std::shared_ptr<const GgufFile> file) {
 }
 
 Result<std::unique_ptr<Model>> LoadModel(const std::string& path, FileLoad mode) {
-  ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path, mode));
+  ASSIGN_OR_RETURN(GgufFile file, OpenGgufModel(path, mode));
   return LoadModel(std::make_shared<const GgufFile>(std::move(file)));
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/gguf_reader.h"
+#include "io/gguf_split.h"
 #include "io/gguf_writer.h"
 #include "kernels/quantize.h"
 #include "util/progress.h"
@@ -102,7 +103,7 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
   }
   std::optional<GgufFile> opened;
   if (options.input_file == nullptr) {
-    ASSIGN_OR_RETURN(GgufFile input, GgufFile::Open(options.input));
+    ASSIGN_OR_RETURN(GgufFile input, OpenGgufModel(options.input));
     opened.emplace(std::move(input));
   }
   const GgufFile& file = options.input_file != nullptr ? *options.input_file : *opened;
