@@ -4,7 +4,8 @@
 
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
-# Arguments for `make run`; by default a tour of the current CLI on the shared reference model.
+# Arguments for `make run`; by default a chat with deepseek-r1:1.5b (pulled on first use), or a
+# tour of the CLI on the shared reference model when that cannot run (scripts/run-demo).
 ARGS ?=
 
 all: build
