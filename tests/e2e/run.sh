@@ -93,7 +93,9 @@ expect_error() {  # expect_error PATTERN ARGS...
 expect_error "cannot open\|no such" run -m "$work/missing.gguf" -p hi
 expect_error "outside the vocabulary" run -m "$model" --prompt-tokens 1,999999 -n 1
 expect_error "not a token id" run -m "$model" --prompt-tokens 1,x -n 1
-expect_error "exactly one of" run -m "$model" -n 1
+expect_error "exactly one of" run -m "$model" -p hi --prompt-tokens 1,2 -n 1
+# Without a prompt, run is the chat, which needs a template this model lacks.
+expect_error "no chat template" run -m "$model" -n 1
 expect_error "context full" run -m "$model" --prompt-tokens "$(seq -s, 1 200)" -n 1
 expect_error "temperature\|temp" run -m "$model" -p hi --temp nan
 head -c 1000 "$model" >"$work/truncated.gguf"
