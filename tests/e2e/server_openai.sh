@@ -22,23 +22,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 77
 fi
 cd "$here" || exit 1
-# Installs exactly what package-lock.json says (from the npm cache when it has it), once: the
-# other server e2e test shares the folder and may run at the same time, so the install holds a
-# lock and is skipped when node_modules already matches the lock file.
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if ! (
-  flock 9
-  [ "$(cat node_modules/.autarky-lock-sha256 2>/dev/null)" = "$want" ] && exit 0
-  if npm ci --offline --no-audit --no-fund >npm.log 2>&1 || npm ci --no-audit --no-fund >npm.log 2>&1; then
-    echo "$want" >node_modules/.autarky-lock-sha256
-    rm -f npm.log
-    exit 0
-  fi
-  exit 1
-) 9>.npm-install.lock; then
+# The npm packages, installed once for every test that shares the folder.
+if ! "$here/../npm_install.sh" "$here"; then
   echo "skip: npm could not install the openai client (registry unreachable?):"
-  tail -n 5 npm.log
-  rm -f npm.log
   exit 77
 fi
 

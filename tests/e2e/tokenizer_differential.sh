@@ -20,13 +20,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 77
 fi
 cd "$here" || exit 1
-# The oracles install exactly as package-lock.json says; from the npm cache when it has them.
-if ! npm ci --offline --no-audit --no-fund >npm.log 2>&1 && ! npm ci --no-audit --no-fund >npm.log 2>&1; then
+# The npm packages, installed once for every test that shares the folder.
+if ! "$here/../npm_install.sh" "$here"; then
   echo "skip: npm could not install the oracles (registry unreachable?):"
-  tail -n 5 npm.log
-  rm -f npm.log
   exit 77
 fi
-rm -f npm.log
 exec node differential.mjs "$bin" "$shared" --count "${TOKENIZER_DIFF_COUNT:-3000}" \
   --seed "${TOKENIZER_DIFF_SEED:-20240601}"
