@@ -110,6 +110,7 @@ int RunBench(const BenchFlags& flags) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
     return 1;
   }
+  PrintExpertUsage(ctx);  // --verbose: over the warm-up and measured runs
 
   if (flags.json) {
     nlohmann::ordered_json j;
@@ -151,6 +152,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "Measure prompt processing (pp) and generation (tg) speed in tokens/s");
   AddModelFlags(cmd, flags->model, 0);
+  AddVerboseFlag(cmd, flags->model);
   cmd->add_option("-p,--n-prompt", flags->n_prompt, "Prompt tokens for the pp test (0: skip)")
       ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();

@@ -349,6 +349,7 @@ int RunChat(ChatFlags flags, const CLI::App* cmd) {
     std::fflush(stdout);
     messages.push_back({{"role", "assistant"}, {"content", answer}});
   }
+  PrintExpertUsage(*loaded->context);
   return 0;
 }
 
@@ -371,6 +372,7 @@ void AddChatCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "chat", "Chat with a model in the terminal, using the model's chat template");
   AddModelFlags(cmd, flags->model);
+  AddVerboseFlag(cmd, flags->model);
   cmd->add_option("--chat-template", flags->template_file,
                   "Jinja chat template file (default: the model's tokenizer.chat_template)");
   cmd->add_option("--system", flags->system, "System prompt");

@@ -274,6 +274,7 @@ int RunCompletion(RunFlags flags, const CLI::App* cmd) {
                ctx.pool().num_threads(), static_cast<long long>(flags.seed),
                session.shifts() > 0 ? (" | context shifts " + std::to_string(session.shifts())).c_str()
                                     : "");
+  PrintExpertUsage(ctx);
   return 0;
 }
 
@@ -286,6 +287,7 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
       "Complete a prompt with a model, streaming the text (raw completion, no chat format); "
       "without -p/-f/--prompt-tokens, chat with it as `autarky chat` does");
   AddModelFlags(cmd, flags->model);
+  AddVerboseFlag(cmd, flags->model);
   cmd->add_option("-p,--prompt", flags->prompt, "Prompt text");
   cmd->add_option("--chat-template", flags->chat_template,
                   "Without a prompt: Jinja chat template file for the chat (default: the "

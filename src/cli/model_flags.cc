@@ -96,7 +96,21 @@ Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n
   options.n_seq = n_seq;
   ASSIGN_OR_RETURN(options.kv_type, KvCache::ParseType(flags.kv_type));
   ASSIGN_OR_RETURN(loaded.context, InferenceContext::Create(*loaded.model, options));
+  if (flags.verbose) loaded.context->EnableExpertUsage();
   return loaded;
+}
+
+void AddVerboseFlag(CLI::App* command, ModelFlags& flags) {
+  command->add_flag("--verbose", flags.verbose,
+                    "After the run, print statistics (MoE models: tokens per expert per layer "
+                    "and the share of expert weights touched)");
+}
+
+void PrintExpertUsage(const InferenceContext& context) {
+  if (const ExpertUsage* usage = context.expert_usage()) {
+    std::fflush(stdout);
+    std::fputs(FormatExpertUsage(*usage).c_str(), stderr);
+  }
 }
 
 std::string FormatCount(int64_t n) {

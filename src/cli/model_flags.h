@@ -19,7 +19,13 @@ struct ModelFlags {
   std::string kv_type = "f16";
   bool no_mmap = false;
   std::string quantize;  // --quantize TYPE: quantize the weights in memory at load
+  bool verbose = false;  // --verbose (run, bench, chat): count expert usage, print it at the end
 };
+
+// Registers --verbose (the commands that print statistics after their run).
+void AddVerboseFlag(CLI::App* command, ModelFlags& flags);
+// With --verbose on a MoE model, prints the expert usage statistics to stderr.
+void PrintExpertUsage(const InferenceContext& context);
 
 // Registers the flags on `command`; `default_ctx` is the --ctx-size default.
 void AddModelFlags(CLI::App* command, ModelFlags& flags, int32_t default_ctx = -1);

@@ -21,6 +21,14 @@ Result<std::unique_ptr<InferenceContext>> InferenceContext::Create(const Model& 
   return ctx;
 }
 
+void InferenceContext::EnableExpertUsage() {
+  if (expert_usage_ != nullptr) return;
+  ExpertUsage usage = model_.NewExpertUsage();
+  if (usage.layers.empty()) return;
+  expert_usage_ = std::make_unique<ExpertUsage>(std::move(usage));
+  scratch_->expert_usage = expert_usage_.get();
+}
+
 Status InferenceContext::Decode(const Batch& batch, std::vector<float>& logits) {
   const int32_t n_vocab = model_.info().n_vocab;
   if (batch.size() > n_batch_) {

@@ -47,6 +47,12 @@ class InferenceContext {
   // them are written in batch order to `logits`, resized to {count, n_vocab}.
   Status Decode(const Batch& batch, std::vector<float>& logits);
 
+  // From now on, counts the tokens each routed expert serves (MoE models; a no-op for dense
+  // ones). Off by default: the forward pass then only tests a null pointer per layer.
+  void EnableExpertUsage();
+  // The counts so far; nullptr unless enabled on a MoE model.
+  const ExpertUsage* expert_usage() const { return expert_usage_.get(); }
+
  private:
   InferenceContext(const Model& model, int n_threads) : model_(model), pool_(n_threads) {}
 
@@ -56,6 +62,7 @@ class InferenceContext {
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<ForwardScratch> scratch_;
   Batch batch_;
+  std::unique_ptr<ExpertUsage> expert_usage_;
 };
 
 }  // namespace autarky

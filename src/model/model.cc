@@ -1,6 +1,10 @@
 // The architecture registry and LoadModel.
 #include "model/model.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
 #include "io/gguf_split.h"
 
 namespace autarky {
@@ -30,6 +34,54 @@ void Model::FillFileInfo() {
     info_.n_params += t.n_elements;
     info_.weight_bytes += t.n_bytes;
   }
+}
+
+std::string FormatExpertUsage(const ExpertUsage& u) {
+  if (u.layers.empty() || u.n_expert <= 0) return {};
+  constexpr int kTopExperts = 4;
+  const size_t ne = static_cast<size_t>(u.n_expert);
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "expert usage: tokens served per routed expert (%d of %d chosen per token)\n",
+                u.n_used, u.n_expert);
+  out += line;
+  uint64_t touched_bytes = 0, all_bytes = 0;
+  std::vector<uint64_t> sorted(ne);
+  std::vector<int> order(ne);
+  for (size_t i = 0; i < u.layers.size(); ++i) {
+    const uint64_t* c = u.Layer(i);
+    sorted.assign(c, c + ne);
+    std::sort(sorted.begin(), sorted.end());
+    // The lower median for an even count: always a count some expert really has.
+    const uint64_t median = sorted[(ne - 1) / 2];
+    int touched = 0;
+    for (size_t e = 0; e < ne; ++e) touched += c[e] > 0 ? 1 : 0;
+    touched_bytes += static_cast<uint64_t>(touched) * u.expert_bytes[i];
+    all_bytes += ne * u.expert_bytes[i];
+    std::iota(order.begin(), order.end(), 0);
+    const int top = std::min<int>(kTopExperts, u.n_expert);
+    std::partial_sort(order.begin(), order.begin() + top, order.end(),
+                      [c](int a, int b) { return c[a] > c[b] || (c[a] == c[b] && a < b); });
+    std::snprintf(line, sizeof line,
+                  "  layer %3d: min %llu median %llu max %llu, %d/%d touched, top", u.layers[i],
+                  static_cast<unsigned long long>(sorted.front()),
+                  static_cast<unsigned long long>(median),
+                  static_cast<unsigned long long>(sorted.back()), touched, u.n_expert);
+    out += line;
+    for (int k = 0; k < top && c[order[k]] > 0; ++k) {
+      std::snprintf(line, sizeof line, " %d:%llu", order[k],
+                    static_cast<unsigned long long>(c[order[k]]));
+      out += line;
+    }
+    out += "\n";
+  }
+  constexpr double kMiB = 1024.0 * 1024.0;
+  std::snprintf(line, sizeof line, "expert weights touched: %.1f MiB of %.1f MiB (%.1f%%)\n",
+                touched_bytes / kMiB, all_bytes / kMiB,
+                all_bytes > 0 ? 100.0 * static_cast<double>(touched_bytes) / all_bytes : 0.0);
+  out += line;
+  return out;
 }
 
 Result<std::unique_ptr<Model>> LoadModel(std::shared_ptr<const GgufFile> file) {

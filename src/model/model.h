@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "io/gguf_reader.h"
 #include "model/batch.h"
@@ -20,15 +21,31 @@ class ThreadPool;
 
 // What every architecture reports about itself.
 struct ModelInfo {
-  std::string arch;          // general.architecture, e.g. "qwen2"
-  std::string name;          // general.name when present
-  int32_t n_vocab = 0;       // rows of the output projection
-  int32_t n_ctx_train = 0;   // {arch}.context_length
+  std::string arch;         // general.architecture, e.g. "qwen2"
+  std::string name;         // general.name when present
+  int32_t n_vocab = 0;      // rows of the output projection
+  int32_t n_ctx_train = 0;  // {arch}.context_length
   int32_t n_layer = 0;
   int32_t n_embd = 0;
-  int64_t n_params = 0;      // elements of all tensors
-  uint64_t weight_bytes = 0; // bytes of all tensors
+  int64_t n_params = 0;       // elements of all tensors
+  uint64_t weight_bytes = 0;  // bytes of all tensors
 };
+
+// How many tokens each routed expert served, per Mixture-of-Experts layer: counted by Forward
+// while a context has it enabled (InferenceContext::EnableExpertUsage), printed by --verbose.
+struct ExpertUsage {
+  int n_expert = 0;                    // routed experts per layer
+  int n_used = 0;                      // experts chosen per token
+  std::vector<int> layers;             // the model layer of each MoE layer
+  std::vector<uint64_t> expert_bytes;  // {layers} bytes of one expert's gate, up and down
+  std::vector<uint64_t> counts;        // {layers, n_expert} tokens served
+  uint64_t* Layer(size_t i) { return &counts[i * n_expert]; }
+  const uint64_t* Layer(size_t i) const { return &counts[i * n_expert]; }
+};
+
+// A compact summary, one line per MoE layer (min/median/max tokens per expert, the busiest
+// experts, experts touched) and the share of expert weight bytes touched; empty without MoE.
+std::string FormatExpertUsage(const ExpertUsage& usage);
 
 // Per-context scratch of a forward pass (activations), sized for a largest batch. Created by the
 // model (its shapes are architecture-specific); reused across calls so a forward pass allocates
@@ -36,6 +53,8 @@ struct ModelInfo {
 class ForwardScratch {
  public:
   virtual ~ForwardScratch() = default;
+  // Counted into by Forward when set (MoE models only); null costs nothing.
+  ExpertUsage* expert_usage = nullptr;
 };
 
 class Model {
@@ -58,13 +77,14 @@ class Model {
   // 0..position-1 of each sequence are in the cache or earlier in the batch, and that
   // position < kv.n_ctx(). Results do not depend on the thread count or on how a sequence is
   // split into batches.
-  virtual void Forward(const Batch& batch, KvCache& kv, ForwardScratch& scratch,
-                       ThreadPool& pool, float* logits) const = 0;
+  virtual void Forward(const Batch& batch, KvCache& kv, ForwardScratch& scratch, ThreadPool& pool,
+                       float* logits) const = 0;
+
+  // A zeroed usage table for this model's MoE layers (no layers for a dense model).
+  virtual ExpertUsage NewExpertUsage() const { return {}; }
 
  protected:
-  explicit Model(std::shared_ptr<const GgufFile> file) : file_(std::move(file)) {
-    FillFileInfo();
-  }
+  explicit Model(std::shared_ptr<const GgufFile> file) : file_(std::move(file)) { FillFileInfo(); }
   // arch, name, n_params and weight_bytes from the file; the architecture fills the rest.
   void FillFileInfo();
   ModelInfo info_;
@@ -87,7 +107,6 @@ const ArchSpec* FindArchSpec(std::string_view arch);
 // or key at fault.
 Result<std::unique_ptr<Model>> LoadModel(std::shared_ptr<const GgufFile> file);
 // Opens and loads `path` (mapped, or copied into huge-page memory with FileLoad::kCopy).
-Result<std::unique_ptr<Model>> LoadModel(const std::string& path,
-                                         FileLoad mode = FileLoad::kMap);
+Result<std::unique_ptr<Model>> LoadModel(const std::string& path, FileLoad mode = FileLoad::kMap);
 
 }  // namespace autarky

@@ -161,6 +161,19 @@ class Deepseek2Model final : public Model {
   void Forward(const Batch& batch, KvCache& kv, ForwardScratch& scratch, ThreadPool& pool,
                float* logits) const override;
 
+  ExpertUsage NewExpertUsage() const override {
+    ExpertUsage u;
+    u.n_expert = hp_.n_expert;
+    u.n_used = hp_.router.n_used;
+    for (int il = hp_.n_dense_lead; il < hp_.n_layer; ++il) {
+      const MoeWeights& e = layers_[il].experts;
+      u.layers.push_back(il);
+      u.expert_bytes.push_back(e.gate.expert_bytes + e.up.expert_bytes + e.down.expert_bytes);
+    }
+    u.counts.assign(u.layers.size() * static_cast<size_t>(u.n_expert), 0);
+    return u;
+  }
+
  private:
   Status LoadAttention(const std::string& p, Deepseek2Layer& l);
   void Attention(int il, const Batch& batch, KvCache& kv, Deepseek2Scratch& s,
@@ -412,8 +425,11 @@ void Deepseek2Model::FeedForward(int il, int64_t n, Deepseek2Scratch& s, ThreadP
     RouteToken(hp_.router, &s.router[t * ne], bias, &s.ids[t * used], &s.weights[t * used],
                s.route_work.data());
   }
+  // MoE layers follow the dense ones: usage row il - n_dense_lead.
+  uint64_t* usage =
+      s.expert_usage != nullptr ? s.expert_usage->Layer(il - hp_.n_dense_lead) : nullptr;
   MoeForward(l.experts, used, s.h.data(), n, s.ids.data(), s.weights.data(), s.ffn_out.data(),
-             s.moe, pool, s.matmul);
+             s.moe, pool, s.matmul, usage);
   if (hp_.n_expert_shared > 0) {
     SwiGluFfn(l.w_gate, l.w_up, l.w_down, n, d, s, s.shared_out.data(), pool);
     AddRows(s.ffn_out.data(), s.shared_out.data(), n, d, d);

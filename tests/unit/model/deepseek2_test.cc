@@ -1,5 +1,6 @@
 // deepseek2 (MLA + MoE): the compressed KV cache's size, results independent of threads, prompt
-// chunking and batch composition in both attention modes, and absorbed == naive attention.
+// chunking and batch composition in both attention modes, absorbed == naive attention, and the
+// expert usage counts of --verbose.
 // (Agreement with the PyTorch reference is tests/e2e/deepseek_reference.sh.)
 #include <gtest/gtest.h>
 
@@ -10,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -239,6 +242,97 @@ TEST(Deepseek2Batch, InterleavedSequencesEqualSeparateOnes) {
           << mode << " seq 1 position " << p;
     }
   }
+}
+
+// Expert usage of a whole prompt evaluated in chunks of `chunk` with counting enabled.
+ExpertUsage CountUsage(const Model& model, const std::vector<int32_t>& tokens, int chunk) {
+  ContextOptions options;
+  options.n_ctx = 64;
+  options.n_batch = chunk;
+  options.n_threads = 2;
+  auto ctx = InferenceContext::Create(model, options);
+  EXPECT_TRUE(ctx.ok()) << ctx.status().message();
+  EXPECT_EQ((*ctx)->expert_usage(), nullptr) << "counting must be off by default";
+  (*ctx)->EnableExpertUsage();
+  std::vector<float> logits;
+  Status s = (*ctx)->Eval(tokens, 0, 0, false, logits);
+  EXPECT_TRUE(s.ok()) << s.message();
+  const ExpertUsage* usage = (*ctx)->expert_usage();
+  EXPECT_NE(usage, nullptr);
+  return usage != nullptr ? *usage : ExpertUsage{};
+}
+
+TEST(Deepseek2ExpertUsage, EveryTokenIsCountedOncePerChosenExpert) {
+  for (const char* preset : {"tiny", "tiny-v3"}) {
+    auto model = Load(MakeModel(preset, "F32"), "absorbed");
+    ASSERT_NE(model, nullptr);
+    const std::vector<int32_t> tokens = Tokens(33);
+    const ExpertUsage usage = CountUsage(*model, tokens, 64);
+    // Both presets: 3 layers, the first dense.
+    EXPECT_EQ(usage.layers, (std::vector<int>{1, 2})) << preset;
+    ASSERT_EQ(usage.counts.size(), usage.layers.size() * usage.n_expert);
+    for (size_t i = 0; i < usage.layers.size(); ++i) {
+      const uint64_t* c = usage.Layer(i);
+      EXPECT_EQ(std::accumulate(c, c + usage.n_expert, uint64_t{0}),
+                tokens.size() * static_cast<uint64_t>(usage.n_used))
+          << preset << " layer " << usage.layers[i];
+      for (int e = 0; e < usage.n_expert; ++e) EXPECT_LE(c[e], tokens.size());
+    }
+    // Routing is per token, so the counts do not depend on how the prompt is chunked.
+    EXPECT_EQ(CountUsage(*model, tokens, 5).counts, usage.counts) << preset;
+    // One expert's gate, up and down: 3 x n_embd x n_ff_exp floats.
+    EXPECT_EQ(usage.expert_bytes[0], 3u * 64 * 32 * sizeof(float)) << preset;
+  }
+}
+
+TEST(Deepseek2ExpertUsage, ZeroRouterSendsEveryTokenToTheFirstExperts) {
+  // A router of zeros gives every expert the same softmax probability; ties go to the lower
+  // index, so each token of each MoE layer is served by experts 0 and 1 (tiny: 2 of 8).
+  const fs::path path = TempDir() / "tiny-zero-router.gguf";
+  fs::copy_file(MakeModel("tiny", "F32"), path, fs::copy_options::overwrite_existing);
+  {
+    auto file = GgufFile::Open(path.string());
+    ASSERT_TRUE(file.ok()) << file.status().message();
+    std::fstream out(path, std::ios::in | std::ios::out | std::ios::binary);
+    for (const char* name : {"blk.1.ffn_gate_inp.weight", "blk.2.ffn_gate_inp.weight"}) {
+      const GgufTensorInfo* t = file->FindTensor(name);
+      ASSERT_NE(t, nullptr) << name;
+      const std::vector<char> zeros(t->n_bytes, 0);
+      out.seekp(static_cast<std::streamoff>(t->file_offset));
+      out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    }
+    ASSERT_TRUE(out.good());
+  }
+  auto model = Load(path.string(), "absorbed");
+  ASSERT_NE(model, nullptr);
+  const std::vector<int32_t> tokens = Tokens(17);
+  const ExpertUsage usage = CountUsage(*model, tokens, 4);
+  ASSERT_EQ(usage.n_expert, 8);
+  ASSERT_EQ(usage.n_used, 2);
+  std::vector<uint64_t> expected(2 * 8, 0);
+  for (int layer = 0; layer < 2; ++layer) expected[layer * 8] = expected[layer * 8 + 1] = 17;
+  EXPECT_EQ(usage.counts, expected);
+  const std::string text = FormatExpertUsage(usage);
+  EXPECT_NE(text.find("layer   1: min 0 median 0 max 17, 2/8 touched, top 0:17 1:17\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(25.0%)"), std::string::npos) << text;
+}
+
+TEST(Deepseek2ExpertUsage, DenseModelsHaveNoTable) {
+  tools::RandomModelOptions o;
+  o.arch = "llama";
+  ASSERT_TRUE(tools::ApplyRandomModelPreset("tiny", &o).ok());
+  o.output = (TempDir() / "llama-tiny.gguf").string();
+  o.progress = false;
+  ASSERT_TRUE(tools::WriteRandomModel(o).ok());
+  auto model = LoadModel(o.output);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto ctx = InferenceContext::Create(**model, ContextOptions{});
+  ASSERT_TRUE(ctx.ok());
+  (*ctx)->EnableExpertUsage();
+  EXPECT_EQ((*ctx)->expert_usage(), nullptr);
+  EXPECT_EQ(FormatExpertUsage(ExpertUsage{}), "");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Expert routing (RouteToken) on hand-computed cases: softmax top-k, sigmoid with the selection
-// bias, group-limited choice, normalization and scaling of the weights.
+// bias, group-limited choice, normalization and scaling of the weights; MoeForward's usage
+// counts for hand-routed tokens.
 #include "model/layers/moe.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,9 @@
 #include <cfloat>
 #include <cmath>
 #include <vector>
+
+#include "kernels/matmul.h"
+#include "util/thread_pool.h"
 
 namespace autarky {
 namespace {
@@ -82,6 +86,42 @@ TEST(RouteToken, SoftmaxGroupsAreRankedByTheirBest) {
   EXPECT_EQ(r.ids, (std::vector<int32_t>{0, 4}));
   EXPECT_NEAR(r.weights[0], 0.30f, kProbTol);
   EXPECT_NEAR(r.weights[1], 0.25f, kProbTol);
+}
+
+TEST(MoeForward, CountsTheTokensEachExpertServes) {
+  // 4 experts of width 2 over n_embd 4, all weights 0.01 (the values do not matter here).
+  constexpr int kExperts = 4, kEmbd = 4, kFf = 2, kUsed = 2;
+  const std::vector<float> gate_up(kExperts * kFf * kEmbd, 0.01f),
+      down(kExperts * kEmbd * kFf, 0.01f);
+  auto experts = [](const std::vector<float>& data, int64_t n_out, int64_t k) {
+    ExpertMatrices m;
+    m.first.type = DType::kF32;
+    m.first.data = data.data();
+    m.first.n_out = n_out;
+    m.first.k = k;
+    m.first.row_stride = sizeof(float) * k;
+    m.n_expert = kExperts;
+    m.expert_bytes = m.first.row_stride * n_out;
+    return m;
+  };
+  MoeWeights w{experts(gate_up, kFf, kEmbd), experts(gate_up, kFf, kEmbd),
+               experts(down, kEmbd, kFf)};
+  // Hand routing of 3 tokens: {0, 2}, {2, 1}, {2, 3}.
+  const std::vector<int32_t> ids = {0, 2, 2, 1, 2, 3};
+  const std::vector<float> weights(ids.size(), 0.5f);
+  const std::vector<float> x(3 * kEmbd, 1.0f);
+  std::vector<float> out(3 * kEmbd);
+  MoeScratch scratch;
+  kernels::MatmulScratch matmul;
+  ThreadPool pool(1);
+  std::vector<uint64_t> usage(kExperts, 0);
+  MoeForward(w, kUsed, x.data(), 3, ids.data(), weights.data(), out.data(), scratch, pool, matmul,
+             usage.data());
+  EXPECT_EQ(usage, (std::vector<uint64_t>{1, 1, 3, 1}));
+  // Counts accumulate over calls; one token routed to {3, 0}.
+  MoeForward(w, kUsed, x.data(), 1, std::vector<int32_t>{3, 0}.data(), weights.data(), out.data(),
+             scratch, pool, matmul, usage.data());
+  EXPECT_EQ(usage, (std::vector<uint64_t>{2, 1, 3, 2}));
 }
 
 }  // namespace
