@@ -58,7 +58,8 @@ int RunRandomModel(RandomModelArgs& args) {
                  args.rope_scaling.c_str());
     return 1;
   }
-  if (given("--rope-scaling") || o.arch != "deepseek2") o.rope_scaling = *scaling;  // presets set it
+  if (given("--rope-scaling") || o.arch != "deepseek2")
+    o.rope_scaling = *scaling;  // presets set it
   const std::optional<DType> type = ParseDType(args.type);
   if (!type) {
     std::fprintf(stderr, "autarky random-model: --type %s: expected F32, F16 or BF16\n",
@@ -113,6 +114,9 @@ void AddRandomModelCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--rope-orig-ctx", o.rope_orig_ctx,
                   "Original context of yarn/llama3 scaling (default: ctx-train / factor)");
   cmd->add_flag("--tied", args->tied, "No output.weight: the output uses token_embd");
+  cmd->add_flag(
+      "--split-kv-b", o.split_kv_b,
+      "deepseek2: attn_k_b/attn_v_b instead of attn_kv_b (newer converters), same values");
   cmd->add_option("--seed", o.seed, "Seed of the weights (default 0)");
   cmd->add_option("--type", args->type, "F32, F16 or BF16 for the weight matrices (default F32)");
   cmd->add_option("--vocab-from", o.vocab_from,

@@ -51,12 +51,16 @@ enum class Fill {
   kBias,    // 0.2 z: small next to the O(1) projections, large enough to matter
 };
 
+// A part of attn_kv_b written as its own tensor (RandomModelOptions::split_kv_b).
+enum class KvBPart { kNone, kKeys, kValues };
+
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> dims;  // ggml order: dims[0] is the row
   DType type;
   Fill fill;
-  std::vector<float> values;  // fixed contents (rope_freqs) instead of random ones
+  std::vector<float> values;           // fixed contents (rope_freqs) instead of random ones
+  KvBPart kv_b_part = KvBPart::kNone;  // values taken from the layer's attn_kv_b
   int64_t elements() const {
     int64_t n = 1;
     for (const int64_t d : dims) n *= d;
@@ -139,8 +143,15 @@ std::vector<TensorSpec> PlanDeepseek2Tensors(const RandomModelOptions& o, int64_
     }
     add(blk + "attn_kv_a_mqa.weight", {o.n_embd, o.kv_lora_rank + o.qk_rope_dim}, Fill::kMatrix);
     add(blk + "attn_kv_a_norm.weight", {o.kv_lora_rank}, Fill::kNorm);
-    add(blk + "attn_kv_b.weight", {o.kv_lora_rank, o.n_head * (o.qk_nope_dim + o.v_head_dim)},
-        Fill::kMatrix);
+    if (o.split_kv_b) {
+      add(blk + "attn_k_b.weight", {o.qk_nope_dim, o.kv_lora_rank, o.n_head}, Fill::kMatrix);
+      specs.back().kv_b_part = KvBPart::kKeys;
+      add(blk + "attn_v_b.weight", {o.kv_lora_rank, o.v_head_dim, o.n_head}, Fill::kMatrix);
+      specs.back().kv_b_part = KvBPart::kValues;
+    } else {
+      add(blk + "attn_kv_b.weight", {o.kv_lora_rank, o.n_head * (o.qk_nope_dim + o.v_head_dim)},
+          Fill::kMatrix);
+    }
     add(blk + "attn_output.weight", {o.n_head * o.v_head_dim, o.n_embd}, Fill::kMatrix);
     add(blk + "ffn_norm.weight", {o.n_embd}, Fill::kNorm);
     if (layer < o.n_dense_lead) {
@@ -150,8 +161,8 @@ std::vector<TensorSpec> PlanDeepseek2Tensors(const RandomModelOptions& o, int64_
       continue;
     }
     // The router stays F32, as the converter keeps it.
-    specs.push_back({blk + "ffn_gate_inp.weight", {o.n_embd, o.n_expert}, DType::kF32,
-                     Fill::kMatrix, {}});
+    specs.push_back(
+        {blk + "ffn_gate_inp.weight", {o.n_embd, o.n_expert}, DType::kF32, Fill::kMatrix, {}});
     if (o.expert_gating == 2) add(blk + "exp_probs_b.bias", {o.n_expert}, Fill::kBias);
     add(blk + "ffn_gate_exps.weight", {o.n_embd, o.n_ff_exp, o.n_expert}, Fill::kMatrix);
     add(blk + "ffn_up_exps.weight", {o.n_embd, o.n_ff_exp, o.n_expert}, Fill::kMatrix);
@@ -290,9 +301,18 @@ void AddHyperParameters(const RandomModelOptions& o, int64_t n_vocab, GgufWriter
     writer.Set(a + ".attention.value_length", u32(head_dim));
   }
   if (a == "deepseek2") {
-    // key/value_length are the per-head sizes of the decompressed (naive) attention.
-    writer.Set(a + ".attention.key_length", u32(o.qk_nope_dim + o.qk_rope_dim));
-    writer.Set(a + ".attention.value_length", u32(o.v_head_dim));
+    if (o.split_kv_b) {
+      // Newer converters: key/value_length are the latent sizes the absorbed attention works
+      // in, the *_mla keys the per-head sizes.
+      writer.Set(a + ".attention.key_length", u32(o.kv_lora_rank + o.qk_rope_dim));
+      writer.Set(a + ".attention.value_length", u32(o.kv_lora_rank));
+      writer.Set(a + ".attention.key_length_mla", u32(o.qk_nope_dim + o.qk_rope_dim));
+      writer.Set(a + ".attention.value_length_mla", u32(o.v_head_dim));
+    } else {
+      // key/value_length are the per-head sizes of the decompressed (naive) attention.
+      writer.Set(a + ".attention.key_length", u32(o.qk_nope_dim + o.qk_rope_dim));
+      writer.Set(a + ".attention.value_length", u32(o.v_head_dim));
+    }
     writer.Set(a + ".vocab_size", u32(n_vocab));
     writer.Set(a + ".rope.dimension_count", u32(o.qk_rope_dim));
     writer.Set(a + ".leading_dense_block_count", u32(o.n_dense_lead));
@@ -341,6 +361,39 @@ void AddHyperParameters(const RandomModelOptions& o, int64_t n_vocab, GgufWriter
   }
 }
 
+// The values of a split attn_k_b / attn_v_b: the layer's attn_kv_b {kv_lora, n_head * (nope +
+// v)} generated as the unsplit file has it, then each head's key rows transposed to {nope,
+// kv_lora} (attn_k_b) or its value rows kept as {kv_lora, v} (attn_v_b).
+std::vector<float> KvBPartValues(const RandomModelOptions& o, const TensorSpec& part) {
+  const int64_t kv_lora = o.kv_lora_rank, nope = o.qk_nope_dim, v = o.v_head_dim;
+  const int64_t per_head = nope + v;
+  TensorSpec whole{part.name.substr(0, part.name.rfind("attn_")) + "attn_kv_b.weight",
+                   {kv_lora, o.n_head * per_head},
+                   DType::kF32,
+                   Fill::kMatrix,
+                   {},
+                   KvBPart::kNone};
+  const int64_t n = whole.elements();
+  std::vector<float> kv_b(static_cast<size_t>(n));
+  for (int64_t c = 0; c * kChunkElements < n; ++c) {
+    GenerateChunk(whole, o.seed, c, &kv_b[c * kChunkElements],
+                  std::min(kChunkElements, n - c * kChunkElements));
+  }
+  std::vector<float> out(static_cast<size_t>(part.elements()));
+  for (int64_t h = 0; h < o.n_head; ++h) {
+    const float* head = &kv_b[h * per_head * kv_lora];  // {per_head, kv_lora}
+    if (part.kv_b_part == KvBPart::kKeys) {
+      float* dst = &out[h * kv_lora * nope];  // {kv_lora, nope}
+      for (int64_t r = 0; r < kv_lora; ++r) {
+        for (int64_t i = 0; i < nope; ++i) dst[r * nope + i] = head[i * kv_lora + r];
+      }
+    } else {
+      std::copy_n(head + nope * kv_lora, v * kv_lora, &out[h * v * kv_lora]);
+    }
+  }
+  return out;
+}
+
 Status OptionError(const std::string& message) { return ErrorStatus("random-model: " + message); }
 
 Status CheckDim(const char* what, int64_t value, int64_t max = kMaxDim) {
@@ -373,9 +426,9 @@ Status ValidateDeepseek2Options(const RandomModelOptions& o) {
   if (o.expert_gating != 1 && o.expert_gating != 2) {
     return OptionError("expert gating must be 1 (softmax) or 2 (sigmoid)");
   }
-  if (o.n_group > 0 && (o.n_expert % o.n_group != 0 || o.n_group_used < 1 ||
-                        o.n_group_used > o.n_group ||
-                        o.n_expert_used > o.n_group_used * (o.n_expert / o.n_group))) {
+  if (o.n_group > 0 &&
+      (o.n_expert % o.n_group != 0 || o.n_group_used < 1 || o.n_group_used > o.n_group ||
+       o.n_expert_used > o.n_group_used * (o.n_expert / o.n_group))) {
     return OptionError("expert groups must divide the experts and hold the experts used");
   }
   if (o.vocab_from.empty()) {
@@ -388,8 +441,9 @@ Status ValidateDeepseek2Options(const RandomModelOptions& o) {
     return OptionError("llama3 rope scaling exists only for --arch llama");
   }
   if (o.type != DType::kF32 && o.type != DType::kF16 && o.type != DType::kBF16) {
-    return OptionError("--type must be F32, F16 or BF16 (quantize the result with autarky "
-                       "quantize)");
+    return OptionError(
+        "--type must be F32, F16 or BF16 (quantize the result with autarky "
+        "quantize)");
   }
   return Status::Ok();
 }
@@ -671,7 +725,13 @@ Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
   std::vector<float> values(static_cast<size_t>(kSliceChunks * kChunkElements));  // one slice
   std::vector<uint8_t> bytes(values.size() * sizeof(float));
   uint64_t done = 0;
-  for (const TensorSpec& spec : specs) {
+  for (const TensorSpec& planned : specs) {
+    TensorSpec derived;
+    if (planned.kv_b_part != KvBPart::kNone) {
+      derived = planned;
+      derived.values = KvBPartValues(options, planned);
+    }
+    const TensorSpec& spec = planned.kv_b_part != KvBPart::kNone ? derived : planned;
     const int64_t n = spec.elements();
     const int64_t n_chunks = (n + kChunkElements - 1) / kChunkElements;
     for (int64_t first = 0; first < n_chunks; first += kSliceChunks) {

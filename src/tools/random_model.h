@@ -65,10 +65,14 @@ struct RandomModelOptions {
   int64_t n_dense_lead = 0;     // leading layers with a dense FFN
   int64_t n_group = 0;          // expert groups for group-limited routing (0: none)
   int64_t n_group_used = 0;
-  int expert_gating = 1;        // 1: softmax (V2), 2: sigmoid + exp_probs_b bias (V3)
+  int expert_gating = 1;  // 1: softmax (V2), 2: sigmoid + exp_probs_b bias (V3)
   bool expert_weights_norm = false;
   float expert_weights_scale = 1.0f;
   float yarn_log_mul = 0.0f;  // rope.scaling.yarn_log_multiplier (0.1 * mscale_all_dim)
+  // Write attn_kv_b split as newer llama.cpp converters do: attn_k_b {nope, kv_lora, n_head}
+  // (each head's key rows transposed) and attn_v_b {kv_lora, v, n_head}, holding the same
+  // values attn_kv_b would (same seed: same model), with the MLA key/value lengths.
+  bool split_kv_b = false;
 };
 
 // Fills the hyper-parameters of a named preset: "tiny" (2 layers, dim 64, for tests; needs

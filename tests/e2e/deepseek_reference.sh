@@ -2,7 +2,8 @@
 # autarky's deepseek2 forward (MLA + MoE) against the independent float64 PyTorch reference
 # (tests/reference/deepseek_forward.py) on random-weight models in V2-Lite style (attn_q,
 # softmax routing) and V3 style (q_lora, sigmoid + exp_probs_b, expert groups, normalized and
-# scaled weights, YaRN with mscale), in absorbed and naive attention, with 1 and 2 threads, on
+# scaled weights, YaRN with mscale; also with attn_kv_b split into attn_k_b/attn_v_b as newer
+# converters write it), in absorbed and naive attention, with 1 and 2 threads, on
 # prompts of 1, 7, 33 and 100 tokens. $1: the autarky binary. Exit 77 (skip) without python3 +
 # torch + numpy. KEEP_WORK=1 keeps the temporary files.
 #
@@ -11,6 +12,7 @@
 #  2. F16 KV cache (the default) against the reference with its compressed KV rounded to F16.
 #  3. Logits identical (byte for byte) with -t 1 / -t 2 and --batch-size 1 / 3 / 100, in both
 #     attention modes.
+#  4. The split attn_k_b/attn_v_b file gives the attn_kv_b file's logits byte for byte.
 #
 # Tolerances (relative to max|reference logit|; models have L = 3 layers, rows k <= 128):
 #  F32: unit roundoff u = 2^-24 = 6e-8. A logit depends on M <= 12 L + 1 = 37 matmuls in
@@ -82,6 +84,7 @@ models=(
   "v3-style|--preset tiny-v3 --seed 5"
   "v3-style-12-heads-f16|--preset tiny-v3 --heads 12 --dim 96 --type F16 --seed 9"
   "v2lite-style-tied-bf16|--arch deepseek2 --preset tiny --tied --type BF16 --seed 4"
+  "v3-style-split-kv-b|--preset tiny-v3 --seed 5 --split-kv-b"
 )
 case_index=0
 for spec in "${models[@]}"; do
@@ -131,6 +134,18 @@ for name in v2lite-style v3-style-12-heads-f16; do
     done
   done
 done
+
+# The split attn_k_b / attn_v_b file holds v3-style's attn_kv_b values: identical logits.
+if [ -f "$work/v3-style.gguf" ] && [ -f "$work/v3-style-split-kv-b.gguf" ]; then
+  ids=$(prompt 33 512 7)
+  for mode in absorbed naive; do
+    run_autarky "$work/v3-style.gguf" "$ids" "$work/joined.f32" "$mode" -t 2
+    run_autarky "$work/v3-style-split-kv-b.gguf" "$ids" "$work/split.f32" "$mode" -t 2
+    if ! cmp -s "$work/joined.f32" "$work/split.f32"; then
+      fail "$mode: attn_k_b/attn_v_b logits differ from attn_kv_b's"
+    fi
+  done
+fi
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures check(s) failed"

@@ -374,7 +374,15 @@ def load_model(path: str, dtype=torch.float64) -> CausalLM:
                 a.q_proj.weight.copy_(t(p + "attn_q.weight"))
             a.kv_a_proj_with_mqa.weight.copy_(t(p + "attn_kv_a_mqa.weight"))
             a.kv_a_layernorm.weight.copy_(t(p + "attn_kv_a_norm.weight"))
-            a.kv_b_proj.weight.copy_(t(p + "attn_kv_b.weight"))
+            if g.has_tensor(p + "attn_kv_b.weight"):
+                a.kv_b_proj.weight.copy_(t(p + "attn_kv_b.weight"))
+            else:
+                # Newer converters split kv_b_proj per head: attn_k_b holds each head's key
+                # block transposed (numpy shape {H, kv_lora, nope}), attn_v_b its value block
+                # ({H, v, kv_lora}); kv_b_proj stacks, per head, keys then values.
+                k_b = t(p + "attn_k_b.weight").transpose(1, 2)
+                v_b = t(p + "attn_v_b.weight")
+                a.kv_b_proj.weight.copy_(torch.cat([k_b, v_b], dim=1).reshape(-1, c.kv_lora_rank))
             a.o_proj.weight.copy_(t(p + "attn_output.weight"))
             m = layer.mlp
             if isinstance(m, MoE):

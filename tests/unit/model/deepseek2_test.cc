@@ -244,6 +244,41 @@ TEST(Deepseek2Batch, InterleavedSequencesEqualSeparateOnes) {
   }
 }
 
+// The split attn_k_b / attn_v_b form (newer converters) holds the same values as attn_kv_b:
+// F32 weights load to the same per-head matrices, so the logits are identical byte for byte.
+TEST(Deepseek2SplitKvB, LogitsEqualTheAttnKvBFile) {
+  for (const char* preset : {"tiny", "tiny-v3"}) {
+    const fs::path split = TempDir() / (std::string(preset) + "-split-F32.gguf");
+    tools::RandomModelOptions o;
+    o.arch = "deepseek2";
+    ASSERT_TRUE(tools::ApplyRandomModelPreset(preset, &o).ok());
+    o.output = split.string();
+    o.seed = 7;  // MakeModel's
+    o.progress = false;
+    o.threads = 1;
+    o.split_kv_b = true;
+    auto written = tools::WriteRandomModel(o);
+    ASSERT_TRUE(written.ok()) << written.status().message();
+    auto file = GgufFile::Open(split.string());
+    ASSERT_TRUE(file.ok());
+    EXPECT_EQ(file->FindTensor("blk.0.attn_kv_b.weight"), nullptr);
+    const GgufTensorInfo* k_b = file->FindTensor("blk.0.attn_k_b.weight");
+    ASSERT_NE(k_b, nullptr);
+    EXPECT_EQ(k_b->shape()[0], o.qk_nope_dim);
+    const std::vector<int32_t> tokens = Tokens(21);
+    for (const char* mode : {"absorbed", "naive"}) {
+      auto joined = Load(MakeModel(preset, "F32"), mode);
+      auto parts = Load(split.string(), mode);
+      ASSERT_NE(joined, nullptr);
+      ASSERT_NE(parts, nullptr);
+      const std::vector<float> a = Logits(*joined, tokens, 8, 2, DType::kF16);
+      const std::vector<float> b = Logits(*parts, tokens, 8, 2, DType::kF16);
+      const size_t diff = FirstDifference(a, b);
+      EXPECT_EQ(diff, a.size()) << preset << " " << mode << ": token " << diff / kVocab;
+    }
+  }
+}
+
 // Expert usage of a whole prompt evaluated in chunks of `chunk` with counting enabled.
 ExpertUsage CountUsage(const Model& model, const std::vector<int32_t>& tokens, int chunk) {
   ContextOptions options;
