@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "io/gguf_writer.h"
+#include "io/hf_deepseek.h"
+#include "io/hf_generation.h"
+#include "io/hf_json.h"
 #include "io/safetensors.h"
 #include "util/fp16.h"
 
@@ -63,53 +66,6 @@ Result<Json> ReadJson(const fs::path& path) {
   return j;
 }
 
-// Typed access to config fields; errors name the file and the field.
-class Fields {
- public:
-  Fields(const Json& j, std::string file) : j_(j), file_(std::move(file)) {}
-
-  bool Has(const std::string& key) const { return j_.contains(key) && !j_[key].is_null(); }
-
-  Result<int64_t> Int(const std::string& key) const {
-    if (!Has(key)) return ErrorStatus(file_ + ": field '" + key + "' is missing");
-    const Json& v = j_[key];
-    if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t{1} << 40) {
-      return static_cast<int64_t>(v.get<uint64_t>());
-    }
-    if (v.is_number_integer() && std::llabs(v.get<int64_t>()) <= int64_t{1} << 40) {
-      return v.get<int64_t>();
-    }
-    return ErrorStatus(file_ + ": field '" + key + "' is not an integer of sane size");
-  }
-  Result<int64_t> IntOr(const std::string& key, int64_t fallback) const {
-    if (!Has(key)) return fallback;
-    return Int(key);
-  }
-  Result<double> Float(const std::string& key) const {
-    if (!Has(key)) return ErrorStatus(file_ + ": field '" + key + "' is missing");
-    if (!j_[key].is_number()) return ErrorStatus(file_ + ": field '" + key + "' is not a number");
-    return j_[key].get<double>();
-  }
-  Result<double> FloatOr(const std::string& key, double fallback) const {
-    if (!Has(key)) return fallback;
-    return Float(key);
-  }
-  Result<std::string> String(const std::string& key) const {
-    if (!Has(key)) return ErrorStatus(file_ + ": field '" + key + "' is missing");
-    if (!j_[key].is_string()) return ErrorStatus(file_ + ": field '" + key + "' is not a string");
-    return j_[key].get<std::string>();
-  }
-  Result<bool> BoolOr(const std::string& key, bool fallback) const {
-    if (!Has(key)) return fallback;
-    if (!j_[key].is_boolean()) return ErrorStatus(file_ + ": field '" + key + "' is not a bool");
-    return j_[key].get<bool>();
-  }
-
- private:
-  const Json& j_;
-  std::string file_;
-};
-
 // ---- architecture and hyper-parameters ----
 
 struct ArchMap {
@@ -120,18 +76,30 @@ struct ArchMap {
   int64_t n_vocab = 0;  // config vocab_size
   bool permute_qk = false;
   bool tied_embeddings = false;
+  bool deepseek = false;
+  HfDeepseekShape deepseek_shape;  // when deepseek
 };
 
 Status ConfigToMetadata(const Json& config, const std::string& config_name,
                         const std::string& model_name, GgufWriter& w, ArchMap* map,
                         std::vector<float>* rope_freqs) {
-  const Fields f(config, config_name);
+  const HfFields f(config, config_name);
   std::string hf_arch;
   if (config.contains("architectures") && config["architectures"].is_array() &&
       !config["architectures"].empty() && config["architectures"][0].is_string()) {
     hf_arch = config["architectures"][0].get<std::string>();
   } else {
     return ErrorStatus(config_name + ": field 'architectures' is missing");
+  }
+  if (IsHfDeepseekArch(hf_arch)) {
+    map->arch = "deepseek2";
+    map->deepseek = true;
+    w.Set("general.architecture", GgufValue::String(map->arch));
+    w.Set("general.name", GgufValue::String(model_name));
+    RETURN_IF_ERROR(DeepseekConfigToMetadata(config, config_name, w, &map->deepseek_shape));
+    map->n_vocab = map->deepseek_shape.n_vocab;
+    map->tied_embeddings = map->deepseek_shape.tied_embeddings;
+    return Status::Ok();
   }
   if (hf_arch == "LlamaForCausalLM" || hf_arch == "MistralForCausalLM") {
     map->arch = "llama";
@@ -143,7 +111,7 @@ Status ConfigToMetadata(const Json& config, const std::string& config_name,
   } else {
     return ErrorStatus(config_name + ": architecture '" + hf_arch +
                        "' is not supported (supported: LlamaForCausalLM, Qwen2ForCausalLM, "
-                       "Qwen3ForCausalLM)");
+                       "Qwen3ForCausalLM, DeepseekV2ForCausalLM, DeepseekV3ForCausalLM)");
   }
   const std::string p = map->arch + ".";
   ASSIGN_OR_RETURN(const int64_t n_layer, f.Int("num_hidden_layers"));
@@ -191,7 +159,7 @@ Status ConfigToMetadata(const Json& config, const std::string& config_name,
 
   if (config.contains("rope_scaling") && config["rope_scaling"].is_object()) {
     const Json& rs = config["rope_scaling"];
-    const Fields r(rs, config_name + " rope_scaling");
+    const HfFields r(rs, config_name + " rope_scaling");
     std::string type;
     if (rs.contains("rope_type") && rs["rope_type"].is_string()) {
       type = rs["rope_type"].get<std::string>();
@@ -635,7 +603,7 @@ Result<GgufFile> LoadHfTokenizer(const std::string& dir_name) {
   if (fs::exists(dir / "config.json")) {
     ASSIGN_OR_RETURN(config, ReadJson(dir / "config.json"));
     ASSIGN_OR_RETURN(n_vocab,
-                     Fields(config, (dir / "config.json").string()).IntOr("vocab_size", 0));
+                     HfFields(config, (dir / "config.json").string()).IntOr("vocab_size", 0));
   }
   GgufWriter w;
   RETURN_IF_ERROR(TokenizerToMetadata(dir, config, n_vocab, w));
@@ -671,6 +639,7 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
     model_name = fs::absolute(dir).lexically_normal().parent_path().filename();
   RETURN_IF_ERROR(ConfigToMetadata(config, config_name, model_name, w, &map, &rope_freqs));
   RETURN_IF_ERROR(TokenizerToMetadata(dir, config, map.n_vocab, w));
+  RETURN_IF_ERROR(GenerationConfigToMetadata(dir_name, w));
 
   // Shards: the index's weight_map names them; without one, every *.safetensors file.
   auto data = std::make_shared<FolderData>();
@@ -745,7 +714,9 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
   std::vector<std::pair<std::string, const TensorSource*>> order;
   for (const auto& [hf_name, src] : sources) {
     if (hf_name.ends_with("_scale_inv")) continue;
-    const std::string gguf = GgufName(hf_name);
+    const std::string gguf =
+        map.deepseek ? DeepseekGgufName(hf_name, map.deepseek_shape) : GgufName(hf_name);
+    if (gguf == kHfSkipTensor) continue;
     if (gguf.empty()) {
       if (hf_name.ends_with("rotary_emb.inv_freq")) continue;
       return ErrorStatus(src.file->name() + ": tensor '" + hf_name + "' has no GGUF name for " +
@@ -763,6 +734,8 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
             [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
   bool any_f16 = false, any_bf16 = false;
   data->buffers.reserve(order.size() + 1);
+  std::optional<DeepseekTensorAssembler> assembler;
+  if (map.deepseek) assembler.emplace(map.deepseek_shape, &data->buffers);
   for (const auto& [gguf, src] : order) {
     const TensorSource* scale = nullptr;
     if (auto it = sources.find(src->tensor->name + "_scale_inv"); it != sources.end()) {
@@ -771,8 +744,13 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
     ASSIGN_OR_RETURN(GgufExternalTensor t, ConvertTensor(gguf, *src, scale, map, *data));
     any_f16 = any_f16 || t.type == DType::kF16;
     any_bf16 = any_bf16 || t.type == DType::kBF16;
-    tensors.push_back(std::move(t));
+    if (assembler) {
+      RETURN_IF_ERROR(assembler->Add(std::move(t), &tensors));
+    } else {
+      tensors.push_back(std::move(t));
+    }
   }
+  if (assembler) RETURN_IF_ERROR(assembler->Finish());
   w.Set("general.file_type", GgufValue::U32(any_bf16  ? kFileTypeBF16
                                             : any_f16 ? kFileTypeF16
                                                       : kFileTypeAllF32));

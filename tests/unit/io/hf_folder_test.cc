@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -508,6 +511,426 @@ TEST(HfFolderErrors, BadFoldersAreCleanErrors) {
   fs::remove(dir / "model.safetensors");
   expect_error("no *.safetensors files");
   EXPECT_FALSE(IsHfFolder((dir / "missing").string()));
+}
+
+// generation_config.json becomes llama.cpp's general.sampling.* keys; do_sample=false is greedy
+// (temperature 0) and nothing else; a bad value is an error naming the file and the field.
+TEST(HfFolderGenerationConfig, SamplingKeys) {
+  auto gguf = GgufFile::Open(RandomGguf("qwen2", "F32"));
+  ASSERT_TRUE(gguf.ok());
+  const fs::path dir = TempDir("generation-config");
+  WriteFolder(*gguf, dir, 1);
+  {
+    auto plain = LoadHfFolder(dir.string());
+    ASSERT_TRUE(plain.ok()) << plain.status().message();
+    EXPECT_FALSE(plain->Has("general.sampling.temp"));
+  }
+  WriteJson(dir / "generation_config.json", {{"do_sample", true},
+                                             {"temperature", 0.7},
+                                             {"top_p", 0.8},
+                                             {"top_k", 20},
+                                             {"repetition_penalty", 1.05},
+                                             {"bos_token_id", 259}});
+  auto folder = LoadHfFolder(dir.string());
+  ASSERT_TRUE(folder.ok()) << folder.status().message();
+  EXPECT_EQ(*folder->GetFloat("general.sampling.temp"), 0.7f);
+  EXPECT_EQ(*folder->GetFloat("general.sampling.top_p"), 0.8f);
+  EXPECT_EQ(*folder->GetInteger<int32_t>("general.sampling.top_k"), 20);
+  EXPECT_EQ(*folder->GetFloat("general.sampling.penalty_repeat"), 1.05f);
+  EXPECT_FALSE(folder->Has("general.sampling.min_p"));
+
+  WriteJson(dir / "generation_config.json", {{"do_sample", false}, {"temperature", 0.7}});
+  auto greedy = LoadHfFolder(dir.string());
+  ASSERT_TRUE(greedy.ok()) << greedy.status().message();
+  EXPECT_EQ(*greedy->GetFloat("general.sampling.temp"), 0.0f);
+  EXPECT_FALSE(greedy->Has("general.sampling.top_p"));
+
+  WriteJson(dir / "generation_config.json", {{"top_p", 1.5}});
+  auto bad = LoadHfFolder(dir.string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("generation_config.json: field 'top_p'"), std::string::npos)
+      << bad.status().message();
+}
+
+// ---- DeepSeek V2/V3 (deepseek2) folders ----
+
+// HF name of a deepseek2 GGUF tensor other than the stacked experts (written out here
+// independently of io/hf_deepseek.cc's table).
+std::string DeepseekHfName(const std::string& g) {
+  if (g == "token_embd.weight") return "model.embed_tokens.weight";
+  if (g == "output_norm.weight") return "model.norm.weight";
+  if (g == "output.weight") return "lm_head.weight";
+  const size_t dot = g.find('.', 4);
+  const std::string layer = g.substr(4, dot - 4), part = g.substr(dot + 1);
+  const std::vector<std::pair<std::string, std::string>> parts = {
+      {"attn_norm.weight", "input_layernorm.weight"},
+      {"ffn_norm.weight", "post_attention_layernorm.weight"},
+      {"attn_q.weight", "self_attn.q_proj.weight"},
+      {"attn_q_a.weight", "self_attn.q_a_proj.weight"},
+      {"attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight"},
+      {"attn_q_b.weight", "self_attn.q_b_proj.weight"},
+      {"attn_kv_a_mqa.weight", "self_attn.kv_a_proj_with_mqa.weight"},
+      {"attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight"},
+      {"attn_kv_b.weight", "self_attn.kv_b_proj.weight"},
+      {"attn_output.weight", "self_attn.o_proj.weight"},
+      {"ffn_gate.weight", "mlp.gate_proj.weight"},
+      {"ffn_up.weight", "mlp.up_proj.weight"},
+      {"ffn_down.weight", "mlp.down_proj.weight"},
+      {"ffn_gate_inp.weight", "mlp.gate.weight"},
+      {"exp_probs_b.bias", "mlp.gate.e_score_correction_bias"},
+      {"ffn_gate_shexp.weight", "mlp.shared_experts.gate_proj.weight"},
+      {"ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight"},
+      {"ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight"}};
+  for (const auto& [a, b] : parts) {
+    if (a == part) return "model.layers." + layer + "." + b;
+  }
+  ADD_FAILURE() << "no HF name for " << g;
+  return g;
+}
+
+// E4M3FN by its definition: bias 7, 3 mantissa bits, subnormals at exponent 0.
+float DecodeE4m3(uint8_t c) {
+  const int e = (c >> 3) & 15, m = c & 7;
+  const float mag = e == 0 ? std::ldexp(m / 8.0f, -6) : std::ldexp(1.0f + m / 8.0f, e - 7);
+  return (c & 0x80) ? -mag : mag;
+}
+
+tools::RandomModelOptions DeepseekOptions(const std::string& preset) {
+  tools::RandomModelOptions o;
+  o.arch = "deepseek2";
+  EXPECT_TRUE(tools::ApplyRandomModelPreset(preset, &o).ok());
+  o.seed = 5;
+  o.progress = false;
+  o.threads = 1;
+  return o;
+}
+
+std::string RandomDeepseekGguf(const std::string& preset, DType type) {
+  tools::RandomModelOptions o = DeepseekOptions(preset);
+  o.type = type;
+  const fs::path out = TempDir("gguf") / ("deepseek2-" + preset + "-" +
+                                          std::to_string(static_cast<int>(type)) + ".gguf");
+  o.output = out.string();
+  if (!fs::exists(out)) {
+    auto written = tools::WriteRandomModel(o);
+    EXPECT_TRUE(written.ok()) << written.status().message();
+  }
+  return out.string();
+}
+
+// config.json of a DeepSeek checkpoint with the random model's hyper-parameters, in the fields
+// of the published V2 (DeepseekV2ForCausalLM, softmax) and V3 (sigmoid, groups, YaRN) configs.
+Json DeepseekConfig(const tools::RandomModelOptions& o) {
+  const bool v3 = o.expert_gating == 2;
+  Json c = {{"architectures", {v3 ? "DeepseekV3ForCausalLM" : "DeepseekV2ForCausalLM"}},
+            {"vocab_size", o.n_vocab},
+            {"hidden_size", o.n_embd},
+            {"intermediate_size", o.n_ff},
+            {"moe_intermediate_size", o.n_ff_exp},
+            {"num_hidden_layers", o.n_layer},
+            {"num_attention_heads", o.n_head},
+            {"num_key_value_heads", o.n_head},
+            {"n_shared_experts", o.n_expert_shared},
+            {"n_routed_experts", o.n_expert},
+            {"routed_scaling_factor", o.expert_weights_scale},
+            {"kv_lora_rank", o.kv_lora_rank},
+            {"q_lora_rank", o.q_lora_rank > 0 ? Json(o.q_lora_rank) : Json(nullptr)},
+            {"qk_rope_head_dim", o.qk_rope_dim},
+            {"v_head_dim", o.v_head_dim},
+            {"qk_nope_head_dim", o.qk_nope_dim},
+            {"topk_method", v3 ? "noaux_tc" : "greedy"},
+            {"n_group", v3 ? o.n_group : 1},
+            {"topk_group", v3 ? o.n_group_used : 1},
+            {"num_experts_per_tok", o.n_expert_used},
+            {"first_k_dense_replace", o.n_dense_lead},
+            {"norm_topk_prob", o.expert_weights_norm},
+            {"scoring_func", v3 ? "sigmoid" : "softmax"},
+            {"max_position_embeddings", o.n_ctx_train},
+            {"rope_theta", o.rope_base},
+            {"rms_norm_eps", o.rms_eps},
+            {"tie_word_embeddings", false},
+            {"bos_token_id", 259},
+            {"eos_token_id", 259}};
+  if (v3) {
+    // mscale_all_dim = yarn_log_multiplier / 0.1.
+    c["rope_scaling"] = {{"type", "yarn"},
+                         {"factor", o.rope_factor},
+                         {"original_max_position_embeddings", o.rope_orig_ctx},
+                         {"beta_fast", 32},
+                         {"beta_slow", 1},
+                         {"mscale", 1.0},
+                         {"mscale_all_dim", 1.0}};
+  }
+  return c;
+}
+
+// Writes the deepseek2 GGUF as a DeepSeek folder: experts unstacked into mlp.experts.E.*, plus
+// an MTP-style layer past num_hidden_layers that the loader must drop. With fp8, every
+// projection (not the router, embedding or head) becomes E4M3 codes with a 128x128 block scale
+// of 2^-11, and `fp8_values` (if given) receives the BF16 folder equal to the decoded values.
+void WriteDeepseekFolder(const GgufFile& gguf, const tools::RandomModelOptions& o,
+                         const fs::path& dir, bool fp8, const fs::path* fp8_values) {
+  WriteJson(dir / "config.json", DeepseekConfig(o));
+  WriteTokenizer(dir);
+  std::vector<StTensor> tensors, decoded;
+  uint32_t state = 12345;
+  auto add = [&](std::string name, std::string dtype, std::vector<int64_t> shape,
+                 const uint8_t* data, size_t n_bytes) {
+    const bool proj = name.ends_with("_proj.weight") || name.ends_with("_with_mqa.weight");
+    StTensor st{name, dtype, shape, std::vector<uint8_t>(data, data + n_bytes)};
+    if (!fp8 || !proj) {
+      decoded.push_back(st);
+      tensors.push_back(std::move(st));
+      return;
+    }
+    const int64_t n = shape[0] * shape[1];
+    StTensor codes{name, "F8_E4M3", shape, std::vector<uint8_t>(n)};
+    StTensor values{name, "BF16", shape, std::vector<uint8_t>(2 * n)};
+    constexpr float kScale = 0x1p-11f;
+    for (int64_t i = 0; i < n; ++i) {
+      state = state * 1664525u + 1013904223u;
+      uint8_t c = static_cast<uint8_t>(state >> 24);
+      if ((c & 0x7F) == 0x7F) c ^= 1;  // not NaN
+      codes.bytes[i] = c;
+      const uint16_t b = Fp32ToBf16(DecodeE4m3(c) * kScale);
+      std::memcpy(values.bytes.data() + 2 * i, &b, 2);
+    }
+    std::vector<uint8_t> scale(4);
+    std::memcpy(scale.data(), &kScale, 4);
+    const int64_t br = (shape[0] + 127) / 128, bc = (shape[1] + 127) / 128;
+    std::vector<uint8_t> scales;
+    for (int64_t i = 0; i < br * bc; ++i) scales.insert(scales.end(), scale.begin(), scale.end());
+    tensors.push_back({name + "_scale_inv", "F32", {br, bc}, scales});
+    tensors.push_back(std::move(codes));
+    decoded.push_back(std::move(values));
+  };
+  for (const GgufTensorInfo& t : gguf.tensors()) {
+    const std::string dtype = t.type == DType::kF32   ? "F32"
+                              : t.type == DType::kF16 ? "F16"
+                                                      : "BF16";
+    const std::string name(t.name);
+    if (t.n_dims == 3) {
+      // {k, n, n_expert} -> n_expert matrices [n, k].
+      const std::string proj = name.find("gate") != std::string::npos ? "gate_proj"
+                               : name.find("up") != std::string::npos ? "up_proj"
+                                                                      : "down_proj";
+      const size_t piece = t.n_bytes / t.dims[2];
+      for (int64_t e = 0; e < t.dims[2]; ++e) {
+        add("model.layers." + name.substr(4, name.find('.', 4) - 4) + ".mlp.experts." +
+                std::to_string(e) + "." + proj + ".weight",
+            dtype, {t.dims[1], t.dims[0]}, t.data + e * piece, piece);
+      }
+      continue;
+    }
+    std::vector<int64_t> shape;
+    for (int d = t.n_dims - 1; d >= 0; --d) shape.push_back(t.dims[d]);
+    add(DeepseekHfName(name), dtype, shape, t.data, t.n_bytes);
+  }
+  // A multi-token-prediction layer (V3 ships one after the last layer).
+  const float one = 1.0f;
+  tensors.push_back({"model.layers." + std::to_string(o.n_layer) + ".enorm.weight",
+                     "F32",
+                     {1},
+                     std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&one),
+                                          reinterpret_cast<const uint8_t*>(&one) + 4)});
+  WriteSafetensors(dir / "model.safetensors", tensors);
+  if (fp8_values != nullptr) {
+    WriteJson(*fp8_values / "config.json", DeepseekConfig(o));
+    WriteTokenizer(*fp8_values);
+    WriteSafetensors(*fp8_values / "model.safetensors", decoded);
+  }
+}
+
+struct DeepseekCase {
+  const char* preset;
+  DType type;
+};
+
+class HfDeepseekFolder : public ::testing::TestWithParam<DeepseekCase> {};
+
+// The folder gives the GGUF's tensors (experts stacked, attn_kv_b split as the converter does),
+// the converter's MLA keys, and bit-identical logits in absorbed and naive attention.
+TEST_P(HfDeepseekFolder, SameTensorsAndLogitsAsTheGguf) {
+  const DeepseekCase c = GetParam();
+  const tools::RandomModelOptions o = DeepseekOptions(c.preset);
+  auto gguf = GgufFile::Open(RandomDeepseekGguf(c.preset, c.type));
+  ASSERT_TRUE(gguf.ok()) << gguf.status().message();
+  const fs::path dir =
+      TempDir(std::string("deepseek-") + c.preset + "-" + std::to_string(static_cast<int>(c.type)));
+  WriteDeepseekFolder(*gguf, o, dir, false, nullptr);
+  auto folder = LoadHfFolder(dir.string());
+  ASSERT_TRUE(folder.ok()) << folder.status().message();
+
+  // Every GGUF tensor but attn_kv_b is there byte for byte; attn_kv_b is split per head into
+  // attn_k_b {nope, kv_lora, head} (transposed) and attn_v_b {kv_lora, v, head}.
+  const int64_t nope = o.qk_nope_dim, v = o.v_head_dim, kv = o.kv_lora_rank, heads = o.n_head;
+  const size_t es = c.type == DType::kF32 ? 4 : 2;
+  size_t n_split = 0;
+  for (const GgufTensorInfo& t : gguf->tensors()) {
+    if (!t.name.ends_with("attn_kv_b.weight")) {
+      const GgufTensorInfo* u = folder->FindTensor(t.name);
+      ASSERT_NE(u, nullptr) << t.name;
+      EXPECT_EQ(t.type, u->type) << t.name;
+      EXPECT_EQ(t.dims, u->dims) << t.name;
+      ASSERT_EQ(t.n_bytes, u->n_bytes) << t.name;
+      EXPECT_EQ(std::memcmp(t.data, u->data, t.n_bytes), 0) << t.name;
+      continue;
+    }
+    ++n_split;
+    const std::string blk = std::string(t.name.substr(0, t.name.size() - 16));
+    const GgufTensorInfo* kb = folder->FindTensor(blk + "attn_k_b.weight");
+    const GgufTensorInfo* vb = folder->FindTensor(blk + "attn_v_b.weight");
+    ASSERT_TRUE(kb != nullptr && vb != nullptr) << blk;
+    EXPECT_EQ(kb->dims, (std::array<int64_t, 4>{nope, kv, heads, 1}));
+    EXPECT_EQ(vb->dims, (std::array<int64_t, 4>{kv, v, heads, 1}));
+    EXPECT_EQ(folder->FindTensor(t.name), nullptr);
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t r = 0; r < kv; ++r) {
+        for (int64_t i = 0; i < nope; ++i) {
+          ASSERT_EQ(std::memcmp(kb->data + ((h * kv + r) * nope + i) * es,
+                                t.data + ((h * (nope + v) + i) * kv + r) * es, es),
+                    0);
+        }
+        for (int64_t j = 0; j < v; ++j) {
+          ASSERT_EQ(std::memcmp(vb->data + ((h * v + j) * kv + r) * es,
+                                t.data + ((h * (nope + v) + nope + j) * kv + r) * es, es),
+                    0);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(n_split, static_cast<size_t>(o.n_layer));
+  EXPECT_EQ(folder->tensors().size(), gguf->tensors().size() + n_split);  // MTP layer dropped
+  const std::string p = "deepseek2.";
+  EXPECT_EQ(*folder->GetInteger<int64_t>(p + "attention.head_count_kv"), 1);
+  EXPECT_EQ(*folder->GetInteger<int64_t>(p + "attention.key_length"), kv + o.qk_rope_dim);
+  EXPECT_EQ(*folder->GetInteger<int64_t>(p + "attention.value_length"), kv);
+  EXPECT_EQ(*folder->GetInteger<int64_t>(p + "attention.key_length_mla"), nope + o.qk_rope_dim);
+  EXPECT_EQ(*folder->GetInteger<int64_t>(p + "attention.value_length_mla"), v);
+  for (const char* key :
+       {"block_count", "embedding_length", "feed_forward_length", "attention.head_count",
+        "context_length", "attention.kv_lora_rank", "rope.dimension_count",
+        "leading_dense_block_count", "expert_count", "expert_used_count",
+        "expert_feed_forward_length", "expert_shared_count", "expert_gating_func"}) {
+    EXPECT_EQ(*folder->GetInteger<int64_t>(p + key), *gguf->GetInteger<int64_t>(p + key)) << key;
+  }
+  EXPECT_EQ(*folder->GetFloatOr(p + "expert_weights_scale", 1.0),
+            *gguf->GetFloat(p + "expert_weights_scale"));
+  EXPECT_EQ(*folder->GetBoolOr(p + "expert_weights_norm", false),
+            *gguf->GetBool(p + "expert_weights_norm"));
+  if (o.q_lora_rank > 0) {
+    EXPECT_EQ(*folder->GetInteger<int64_t>(p + "attention.q_lora_rank"), o.q_lora_rank);
+    EXPECT_EQ(*folder->GetInteger<int64_t>(p + "expert_group_count"), o.n_group);
+    EXPECT_EQ(*folder->GetInteger<int64_t>(p + "expert_group_used_count"), o.n_group_used);
+    EXPECT_EQ(*folder->GetString(p + "rope.scaling.type"), "yarn");
+    EXPECT_EQ(*folder->GetFloat(p + "rope.scaling.factor"), o.rope_factor);
+    EXPECT_EQ(*folder->GetInteger<int64_t>(p + "rope.scaling.original_context_length"),
+              o.rope_orig_ctx);
+    EXPECT_EQ(*folder->GetFloat(p + "rope.scaling.yarn_log_multiplier"),
+              *gguf->GetFloat(p + "rope.scaling.yarn_log_multiplier"));
+  }
+
+  auto gguf_file = std::make_shared<const GgufFile>(std::move(*gguf));
+  auto folder_file = std::make_shared<const GgufFile>(std::move(*folder));
+  if (c.type == DType::kF32) {
+    // The naive path decompresses K and V through attn_kv_b, which the folder's loader rebuilds
+    // from the split tensors in F32: exact for F32 weights only.
+    ::setenv("AUTARKY_MLA", "naive", 1);
+    auto na = LoadModel(gguf_file);
+    auto nb = LoadModel(folder_file);
+    ::unsetenv("AUTARKY_MLA");
+    ASSERT_TRUE(na.ok()) << na.status().message();
+    ASSERT_TRUE(nb.ok()) << nb.status().message();
+    ExpectBitIdentical(Logits(**na), Logits(**nb));
+  }
+  auto a = LoadModel(gguf_file);
+  auto b = LoadModel(folder_file);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ExpectBitIdentical(Logits(**a), Logits(**b));
+
+  // convert: the GGUF of the folder holds the same tensors and gives the same logits.
+  const fs::path out = dir / "converted.gguf";
+  tools::ConvertModelOptions options;
+  options.input = dir.string();
+  options.output = out.string();
+  options.progress = false;
+  auto stats = tools::ConvertModel(options);
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  auto converted = GgufFile::Open(out.string());
+  ASSERT_TRUE(converted.ok()) << converted.status().message();
+  ExpectSameTensors(*converted, (*b)->file());
+  auto c_model = LoadModel(out.string());
+  ASSERT_TRUE(c_model.ok()) << c_model.status().message();
+  ExpectBitIdentical(Logits(**a), Logits(**c_model));
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, HfDeepseekFolder,
+                         ::testing::Values(DeepseekCase{"tiny", DType::kF32},
+                                           DeepseekCase{"tiny-v3", DType::kF32},
+                                           DeepseekCase{"tiny", DType::kBF16},
+                                           DeepseekCase{"tiny-v3", DType::kBF16}),
+                         [](const auto& param_info) {
+                           const DeepseekCase& c = param_info.param;
+                           return std::string(c.preset[4] == '-' ? "V3" : "V2") + "_" +
+                                  (c.type == DType::kF32 ? "F32" : "BF16");
+                         });
+
+// FP8 E4M3 projections with block scales (experts included) load as the BF16 folder of their
+// decoded values: the same tensors and bit-identical logits.
+TEST(HfDeepseekFolderFp8, EqualsTheDecodedBf16Folder) {
+  const tools::RandomModelOptions o = DeepseekOptions("tiny-v3");
+  auto gguf = GgufFile::Open(RandomDeepseekGguf("tiny-v3", DType::kF32));
+  ASSERT_TRUE(gguf.ok()) << gguf.status().message();
+  const fs::path fp8 = TempDir("deepseek-fp8"), bf16 = TempDir("deepseek-fp8-decoded");
+  WriteDeepseekFolder(*gguf, o, fp8, true, &bf16);
+  auto a = LoadHfFolder(fp8.string());
+  auto b = LoadHfFolder(bf16.string());
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ExpectSameTensors(*a, *b);
+  const GgufTensorInfo* exps = a->FindTensor("blk.1.ffn_up_exps.weight");
+  ASSERT_NE(exps, nullptr);
+  EXPECT_EQ(exps->type, DType::kBF16);
+  auto ma = LoadModel(std::make_shared<const GgufFile>(std::move(*a)));
+  auto mb = LoadModel(std::make_shared<const GgufFile>(std::move(*b)));
+  ASSERT_TRUE(ma.ok()) << ma.status().message();
+  ASSERT_TRUE(mb.ok()) << mb.status().message();
+  ExpectBitIdentical(Logits(**ma), Logits(**mb));
+}
+
+TEST(HfDeepseekFolderErrors, MissingExpertAndBadConfigAreCleanErrors) {
+  const tools::RandomModelOptions o = DeepseekOptions("tiny");
+  auto gguf = GgufFile::Open(RandomDeepseekGguf("tiny", DType::kF32));
+  ASSERT_TRUE(gguf.ok());
+  const fs::path dir = TempDir("deepseek-errors");
+  WriteDeepseekFolder(*gguf, o, dir, false, nullptr);
+  ASSERT_TRUE(LoadHfFolder(dir.string()).ok());
+  auto expect_error = [&](const std::string& what) {
+    auto f = LoadHfFolder(dir.string());
+    ASSERT_FALSE(f.ok());
+    EXPECT_NE(f.status().message().find(what), std::string::npos) << f.status().message();
+  };
+  Json config = DeepseekConfig(o);
+  config["n_routed_experts"] = o.n_expert + 1;
+  WriteJson(dir / "config.json", config);
+  expect_error("expert " + std::to_string(o.n_expert) + " is missing");
+  config = DeepseekConfig(o);
+  config["n_routed_experts"] = o.n_expert - 1;
+  WriteJson(dir / "config.json", config);
+  expect_error("n_routed_experts is " + std::to_string(o.n_expert - 1));
+  config = DeepseekConfig(o);
+  config["scoring_func"] = "sqrtsoftplus";
+  WriteJson(dir / "config.json", config);
+  expect_error("scoring_func 'sqrtsoftplus' is not supported");
+  config = DeepseekConfig(o);
+  config["v_head_dim"] = o.v_head_dim + 1;
+  WriteJson(dir / "config.json", config);
+  expect_error("self_attn.kv_b_proj.weight");
+  config = DeepseekConfig(o);
+  config.erase("qk_rope_head_dim");
+  WriteJson(dir / "config.json", config);
+  expect_error("field 'qk_rope_head_dim' is missing");
 }
 
 }  // namespace
