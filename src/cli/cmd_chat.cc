@@ -228,6 +228,8 @@ int RunChat(ChatFlags flags, const CLI::App* cmd) {
     if (!Given(cmd, "--top-p")) flags.sampling.top_p = d->top_p;
     if (!Given(cmd, "--top-k")) flags.sampling.top_k = d->top_k;
   }
+  // The file's own recommendation (generation_config.json) outranks the name-based table.
+  ApplyModelSamplingDefaults(file, cmd, &flags.sampling);
   if (flags.seed < 0) flags.seed = static_cast<int64_t>(std::random_device{}() & 0x7fffffff);
   flags.sampling.seed = static_cast<uint64_t>(flags.seed);
   if (Status s = ValidateSamplingParams(flags.sampling, tok.n_vocab()); !s.ok()) {

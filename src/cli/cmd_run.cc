@@ -165,6 +165,7 @@ int RunCompletion(RunFlags flags, const CLI::App* cmd) {
     }
   }
 
+  ApplyModelSamplingDefaults(model.file(), cmd, &flags.sampling);
   if (flags.seed < 0) flags.seed = static_cast<int64_t>(std::random_device{}() & 0x7fffffff);
   flags.sampling.seed = static_cast<uint64_t>(flags.seed);
   if (Status s = ParseLogitBias(flags.logit_bias, flags.sampling); !s.ok()) return Fail(s);

@@ -42,7 +42,7 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-int RunServe(ServeFlags flags) {
+int RunServe(ServeFlags flags, const CLI::App* cmd) {
   if (flags.api_key.empty()) {
     // A key on the command line is visible to every user of the machine (ps); the
     // environment is not.
@@ -67,6 +67,8 @@ int RunServe(ServeFlags flags) {
   const Model& model = *loaded->model;
   auto tokenizer = Tokenizer::FromGguf(model.file());
   if (!tokenizer.ok()) return Fail(tokenizer.status().message());
+  // Server-wide defaults; a request's own fields still win per request.
+  ApplyModelSamplingDefaults(model.file(), cmd, &flags.sampling);
   if (Status s = ValidateSamplingParams(flags.sampling, model.info().n_vocab); !s.ok()) {
     return Fail(s.message());
   }
@@ -190,7 +192,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--top-k", s.top_k, "Default top-k (0: off)")->capture_default_str();
   cmd->add_option("--top-p", s.top_p, "Default top-p (1: off)")->capture_default_str();
   cmd->add_option("--min-p", s.min_p, "Default min-p (0: off)")->capture_default_str();
-  cmd->callback([flags, &exit_code]() { exit_code = RunServe(*flags); });
+  cmd->callback([flags, cmd, &exit_code]() { exit_code = RunServe(*flags, cmd); });
 }
 
 }  // namespace autarky::cli

@@ -1,14 +1,18 @@
 // Shared model flags and loading.
 #include "cli/model_flags.h"
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "hub/pull.h"
 #include "io/gguf_split.h"
 #include "io/hf_folder.h"
 #include "model/kv_cache.h"
+#include "sampling/model_defaults.h"
 #include "tools/quantize_model.h"
 
 namespace autarky::cli {
@@ -125,6 +129,37 @@ std::string FormatCount(int64_t n) {
     std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
   }
   return buf;
+}
+
+void ApplyModelSamplingDefaults(const GgufFile& file, const CLI::App* cmd, SamplingParams* params) {
+  ModelSamplingHints hints;
+  auto read_float = [&](const char* key, std::optional<float>* out) {
+    if (auto v = file.GetFloat(key); v.ok() && std::isfinite(*v)) *out = static_cast<float>(*v);
+  };
+  read_float("general.sampling.temp", &hints.temperature);
+  read_float("general.sampling.top_p", &hints.top_p);
+  read_float("general.sampling.min_p", &hints.min_p);
+  read_float("general.sampling.penalty_repeat", &hints.repeat_penalty);
+  if (auto k = file.GetInteger<int32_t>("general.sampling.top_k"); k.ok()) hints.top_k = *k;
+  auto given = [&](const char* option) {
+    try {
+      return cmd->count(option) > 0;
+    } catch (const CLI::OptionNotFound&) {
+      return false;  // the command has no such flag
+    }
+  };
+  GivenSamplingFlags flags;
+  flags.temperature = given("--temp");
+  flags.top_k = given("--top-k");
+  flags.top_p = given("--top-p");
+  flags.min_p = given("--min-p");
+  flags.repeat_penalty = given("--repeat-penalty");
+  const std::vector<std::string> notes = ApplyModelSamplingHints(hints, flags, params);
+  if (given("--verbose")) {
+    for (const std::string& note : notes) {
+      std::fprintf(stderr, "sampling default from the model: %s\n", note.c_str());
+    }
+  }
 }
 
 }  // namespace autarky::cli

@@ -8,6 +8,7 @@
 
 #include "engine/context.h"
 #include "model/model.h"
+#include "sampling/sampler.h"
 
 namespace autarky::cli {
 
@@ -38,6 +39,12 @@ struct LoadedModel {
 // Loads the model and creates a context per the flags (ctx-size capped at the model's training
 // context when 0). Prints the error and returns nullopt-like empty on failure.
 Result<LoadedModel> LoadModelAndContext(const ModelFlags& flags, int32_t n_seq = 1);
+
+// The model's recommended sampling (general.sampling.*, e.g. from a folder's
+// generation_config.json) as defaults for the flags the user did not give on `cmd` (--temp,
+// --top-k, --top-p, --min-p, --repeat-penalty); with --verbose given on `cmd`, says on stderr
+// which values came from the model. A flag the user gave always wins.
+void ApplyModelSamplingDefaults(const GgufFile& file, const CLI::App* cmd, SamplingParams* params);
 
 // "1.5B", "260.0K": a parameter count for humans.
 std::string FormatCount(int64_t n);
