@@ -1,4 +1,5 @@
-// `autarky info FILE.gguf [--json]`: prints a GGUF file's metadata, tensor table and totals.
+// `autarky info MODEL [--json]`: prints the metadata, tensor table and totals of a GGUF file, a
+// Hugging Face folder (as the GGUF it loads as) or a cached REF/alias.
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -8,7 +9,9 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "hub/pull.h"
 #include "io/gguf_reader.h"
+#include "io/hf_folder.h"
 
 namespace autarky::cli {
 namespace {
@@ -341,7 +344,11 @@ struct InfoArgs {
 };
 
 int RunInfo(const InfoArgs& args) {
-  Result<GgufFile> file = GgufFile::Open(args.path);
+  // A cached REF or alias names its file; info never downloads.
+  Result<std::string> path = hub::ResolveModelPath(args.path, false);
+  Result<GgufFile> file = !path.ok()          ? Result<GgufFile>(path.status())
+                          : IsHfFolder(*path) ? LoadHfFolder(*path)
+                                              : GgufFile::Open(*path);
   if (!file.ok()) {
     std::fprintf(stderr, "autarky info: %s\n", file.status().message().c_str());
     return 1;
@@ -369,7 +376,10 @@ void AddInfoCommand(CLI::App& app, int& exit_code) {
       "Print a GGUF file's metadata, tensor table (name, type, shape, bytes) and totals "
       "(parameters, bytes, bits per weight). The file is fully validated first; a malformed "
       "file gives one error naming the byte offset and field, and exit code 1.");
-  cmd->add_option("file", args->path, "GGUF file")->required();
+  cmd->add_option("file", args->path,
+                  "GGUF file, Hugging Face folder (shown as the GGUF it loads as), or a cached "
+                  "REF or alias")
+      ->required();
   cmd->add_flag("--json", args->json,
                 "Print one JSON object: file, file_size, version, alignment, data_offset, "
                 "metadata (key -> {type, value} in file order; arrays also have element_type and "

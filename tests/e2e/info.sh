@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of `autarky info`: its JSON agrees with an independent (Python, stdlib only)
-# parse of real GGUF files, the text output summarizes long arrays, and malformed or missing
-# files give one clear error and exit code 1. $1: the autarky binary. Exit 77 (skip) without
+# parse of real GGUF files, the text output summarizes long arrays, malformed or missing
+# files give one clear error and exit code 1, a Hugging Face folder shows its GGUF form, and an
+# uncached REF is refused without a download. $1: the autarky binary. Exit 77 (skip) without
 # ../shared.
 set -uo pipefail
 bin=$1
@@ -174,6 +175,41 @@ expect_error "tensor 'token_embd.weight': type id 99 is unknown" "$work/badtype.
 "$bin" info --help >"$work/help" 2>&1 || fail "info --help exited with an error"
 grep -qF -- "--json" "$work/help" || fail "info --help does not mention --json"
 if "$bin" info >/dev/null 2>&1; then fail "info without a file succeeded"; fi
+
+# 6. A Hugging Face folder shows as the GGUF it loads as (the same tensors as the GGUF it was
+#    written from); a REF that is not cached is an error naming `autarky pull`, and info never
+#    downloads (the endpoint is unreachable on purpose).
+if "$python" -c "import torch, numpy" >/dev/null 2>&1; then
+  here=$(cd "$(dirname "$0")" && pwd)
+  if "$bin" random-model "$work/q.gguf" -q --arch qwen2 --preset tiny --vocab 300 --seed 2 \
+    >"$work/log" 2>&1 &&
+    "$python" "$here/../reference/hf_folder.py" write "$work/q.gguf" "$work/folder" \
+      >"$work/log" 2>&1; then
+    "$bin" info --json "$work/q.gguf" >"$work/g.json" 2>"$work/err" || fail "info gguf: $(cat "$work/err")"
+    if ! "$bin" info --json "$work/folder" >"$work/f.json" 2>"$work/err"; then
+      fail "info DIR: $(cat "$work/err")"
+    elif ! msg=$("$python" -c '
+import json, sys
+g, f = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+shape = lambda j: sorted((t["name"], t["shape"]) for t in j["tensors"])
+assert f["metadata"]["general.architecture"]["value"] == "qwen2", "architecture"
+assert shape(f) == shape(g), "tensors differ"
+assert f["metadata"]["qwen2.block_count"] == g["metadata"]["qwen2.block_count"], "block_count"
+' "$work/g.json" "$work/f.json" 2>&1); then
+      fail "info DIR disagrees with the GGUF: $msg"
+    fi
+  else
+    fail "could not write the folder: $(tail -n 3 "$work/log")"
+  fi
+else
+  echo "note: no python3 with torch; the folder check is skipped"
+fi
+AUTARKY_HOME=$work/home HF_ENDPOINT=http://127.0.0.1:9 "$bin" info nobody/absent-model \
+  >"$work/out" 2>"$work/err"
+code=$?
+if [ "$code" -ne 1 ] || ! grep -qF "autarky pull nobody/absent-model" "$work/err"; then
+  fail "info of an uncached REF: exit $code, $(cat "$work/err")"
+fi
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)"
