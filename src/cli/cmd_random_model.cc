@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "tools/quantize_plan.h"
 #include "tools/random_model.h"
 #include "util/progress.h"
 
@@ -61,12 +62,17 @@ int RunRandomModel(RandomModelArgs& args) {
   if (given("--rope-scaling") || o.arch != "deepseek2")
     o.rope_scaling = *scaling;  // presets set it
   const std::optional<DType> type = ParseDType(args.type);
-  if (!type) {
-    std::fprintf(stderr, "autarky random-model: --type %s: expected F32, F16 or BF16\n",
+  if (type && (*type == DType::kF32 || *type == DType::kF16 || *type == DType::kBF16)) {
+    o.type = *type;
+  } else if (tools::FindQuantMix(args.type) != nullptr) {
+    o.quant_mix = args.type;  // drawn as F32, written quantized
+  } else {
+    std::fprintf(stderr,
+                 "autarky random-model: --type %s: expected F32, F16, BF16 or a quantization "
+                 "mix (autarky quantize --help lists them)\n",
                  args.type.c_str());
     return 1;
   }
-  o.type = *type;
   o.progress = !args.quiet;
   auto stats = tools::WriteRandomModel(o);
   if (!stats.ok()) {
@@ -74,7 +80,8 @@ int RunRandomModel(RandomModelArgs& args) {
     return 1;
   }
   std::printf("wrote %s: %s %s, %d tensors, %.2f M parameters, vocab %lld, %s in %.1f s\n",
-              o.output.c_str(), o.arch.c_str(), std::string(DTypeName(o.type)).c_str(),
+              o.output.c_str(), o.arch.c_str(),
+              o.quant_mix.empty() ? std::string(DTypeName(o.type)).c_str() : o.quant_mix.c_str(),
               stats->n_tensors, static_cast<double>(stats->n_params) * 1e-6,
               static_cast<long long>(stats->n_vocab),
               ProgressBar::FormatBytes(stats->file_bytes).c_str(), stats->seconds);
@@ -118,7 +125,9 @@ void AddRandomModelCommand(CLI::App& app, int& exit_code) {
       "--split-kv-b", o.split_kv_b,
       "deepseek2: attn_k_b/attn_v_b instead of attn_kv_b (newer converters), same values");
   cmd->add_option("--seed", o.seed, "Seed of the weights (default 0)");
-  cmd->add_option("--type", args->type, "F32, F16 or BF16 for the weight matrices (default F32)");
+  cmd->add_option("--type", args->type,
+                  "F32, F16 or BF16 for the weight matrices (default F32), or a quantization mix "
+                  "such as Q4_K_M written directly (each tensor in llama-quantize's type)");
   cmd->add_option("--vocab-from", o.vocab_from,
                   "Copy the tokenizer (every tokenizer.* key) of this GGUF; sets the vocab size")
       ->check(CLI::ExistingFile);

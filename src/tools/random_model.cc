@@ -13,7 +13,9 @@
 
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
+#include "kernels/quantize.h"
 #include "sampling/rng.h"
+#include "tools/quantize_plan.h"
 #include "util/fp16.h"
 #include "util/progress.h"
 #include "util/strings.h"
@@ -120,6 +122,64 @@ void Encode(DType type, const float* values, int64_t n, uint8_t* bytes) {
 }
 
 size_t ElementBytes(DType type) { return type == DType::kF32 ? 4 : 2; }
+
+bool IsFloatType(DType type) {
+  return type == DType::kF32 || type == DType::kF16 || type == DType::kBF16;
+}
+
+// llama.cpp's general.quantization_version of the block formats.
+constexpr uint32_t kQuantizationVersion = 2;
+
+// Gives each spec the type of the mix's rule and puts the specs in llama-quantize's order.
+Status ApplyQuantMix(const RandomModelOptions& o, std::vector<TensorSpec>& specs) {
+  std::vector<TensorToPlan> to_plan;
+  for (const TensorSpec& s : specs) to_plan.push_back({s.name, s.type, s.dims});
+  ModelFacts facts;
+  facts.arch = o.arch;
+  facts.n_layer = o.n_layer;
+  facts.n_head = o.n_head;
+  facts.n_head_kv = o.n_head_kv > 0 ? o.n_head_kv : o.n_head;
+  facts.n_expert = o.arch == "deepseek2" ? o.n_expert : 0;
+  QuantPlanOptions plan_options;
+  plan_options.mix = FindQuantMix(o.quant_mix);
+  ASSIGN_OR_RETURN(std::vector<PlannedTensor> plan, PlanQuantization(to_plan, facts, plan_options));
+  std::vector<TensorSpec> planned;
+  for (const PlannedTensor& p : plan) {
+    if (!IsFloatType(p.target) && !kernels::CanQuantize(p.target)) {
+      return ErrorStatus("random-model: cannot produce " + std::string(DTypeName(p.target)) +
+                         " for " + specs[p.index].name);
+    }
+    planned.push_back(std::move(specs[p.index]));
+    planned.back().type = p.target;
+  }
+  specs = std::move(planned);
+  return Status::Ok();
+}
+
+// Appends `n` floats of a tensor to `pending`, quantizes and writes its complete rows (split
+// over the pool), and keeps the incomplete rest for the next slice.
+Status QuantizeWholeRows(const TensorSpec& spec, const float* values, int64_t n,
+                         std::vector<float>& pending, std::vector<uint8_t>& bytes, ThreadPool& pool,
+                         GgufWriter& writer, uint64_t& done) {
+  const int64_t row = spec.dims[0];
+  const size_t row_bytes = *RowBytes(spec.type, row);
+  pending.insert(pending.end(), values, values + n);
+  const int64_t rows = static_cast<int64_t>(pending.size()) / row;  // {rows, row} complete
+  if (rows == 0) return Status::Ok();
+  const size_t out_bytes = static_cast<size_t>(rows) * row_bytes;
+  if (bytes.size() < out_bytes) bytes.resize(out_bytes);
+  constexpr int64_t kTaskElements = int64_t{1} << 16;
+  const int64_t task_rows = std::max<int64_t>(1, kTaskElements / row);
+  pool.ParallelFor((rows + task_rows - 1) / task_rows, [&](int64_t task, int /*thread*/) {
+    const int64_t r0 = task * task_rows, r1 = std::min(rows, r0 + task_rows);
+    kernels::QuantizeRows(spec.type, &pending[r0 * row], bytes.data() + r0 * row_bytes, r1 - r0,
+                          row);
+  });
+  RETURN_IF_ERROR(writer.AppendTensorData({bytes.data(), out_bytes}));
+  done += out_bytes;
+  pending.erase(pending.begin(), pending.begin() + rows * row);
+  return Status::Ok();
+}
 
 // deepseek2: MLA attention and, after the leading dense layers, routed + shared experts, with
 // the tensor names and ggml shapes of llama.cpp's converter (attn_kv_b not split).
@@ -404,6 +464,15 @@ Status CheckDim(const char* what, int64_t value, int64_t max = kMaxDim) {
   return Status::Ok();
 }
 
+Status ValidateQuantMix(const RandomModelOptions& o) {
+  if (o.quant_mix.empty()) return Status::Ok();
+  if (FindQuantMix(o.quant_mix) == nullptr) {
+    return OptionError("unknown quantization mix '" + o.quant_mix + "'");
+  }
+  if (o.type != DType::kF32) return OptionError("a quantization mix is drawn from F32 values");
+  return Status::Ok();
+}
+
 Status ValidateDeepseek2Options(const RandomModelOptions& o) {
   if (o.output.empty()) return OptionError("no output file");
   RETURN_IF_ERROR(CheckDim("--layers", o.n_layer, kMaxLayers));
@@ -445,7 +514,7 @@ Status ValidateDeepseek2Options(const RandomModelOptions& o) {
         "--type must be F32, F16 or BF16 (quantize the result with autarky "
         "quantize)");
   }
-  return Status::Ok();
+  return ValidateQuantMix(o);
 }
 
 }  // namespace
@@ -656,7 +725,7 @@ Status ValidateRandomModelOptions(const RandomModelOptions& o) {
         "--type must be F32, F16 or BF16 (quantize the result with autarky "
         "quantize)");
   }
-  return Status::Ok();
+  return ValidateQuantMix(o);
 }
 
 std::vector<float> Llama3RopeFactors(int64_t head_dim, float rope_base, float factor,
@@ -707,14 +776,19 @@ Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
     AddSelfMadeVocab(n_vocab, writer);
   }
 
-  const std::vector<TensorSpec> specs = PlanTensors(options, n_vocab);
+  std::vector<TensorSpec> specs = PlanTensors(options, n_vocab);
+  if (!options.quant_mix.empty()) {
+    RETURN_IF_ERROR(ApplyQuantMix(options, specs));
+    writer.Set("general.quantization_version", GgufValue::U32(kQuantizationVersion));
+    writer.Set("general.file_type", GgufValue::U32(FindQuantMix(options.quant_mix)->file_type));
+  }
   RandomModelStats stats;
   stats.n_vocab = n_vocab;
   uint64_t total_bytes = 0;
   for (const TensorSpec& spec : specs) {
     RETURN_IF_ERROR(writer.AddTensor(spec.name, spec.type, spec.dims));
     stats.n_params += spec.elements();
-    total_bytes += static_cast<uint64_t>(spec.elements()) * ElementBytes(spec.type);
+    total_bytes += *RowBytes(spec.type, spec.dims[0]) * (spec.elements() / spec.dims[0]);
   }
   stats.n_tensors = static_cast<int>(specs.size());
   RETURN_IF_ERROR(writer.Begin(options.output));
@@ -724,6 +798,7 @@ Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
   if (options.progress) progress.emplace("random-model", total_bytes);
   std::vector<float> values(static_cast<size_t>(kSliceChunks * kChunkElements));  // one slice
   std::vector<uint8_t> bytes(values.size() * sizeof(float));
+  std::vector<float> pending;  // quantized tensors: the floats of rows not complete yet
   uint64_t done = 0;
   for (const TensorSpec& planned : specs) {
     TensorSpec derived;
@@ -744,12 +819,19 @@ Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
         const int64_t count = std::min(kChunkElements, n - begin);
         float* out = values.data() + (begin - slice_begin);
         GenerateChunk(spec, options.seed, chunk, out, count);
-        Encode(spec.type, out, count,
-               bytes.data() + (begin - slice_begin) * ElementBytes(spec.type));
+        if (IsFloatType(spec.type)) {
+          Encode(spec.type, out, count,
+                 bytes.data() + (begin - slice_begin) * ElementBytes(spec.type));
+        }
       });
-      const size_t slice_bytes = static_cast<size_t>(slice_n) * ElementBytes(spec.type);
-      RETURN_IF_ERROR(writer.AppendTensorData({bytes.data(), slice_bytes}));
-      done += slice_bytes;
+      if (IsFloatType(spec.type)) {
+        const size_t slice_bytes = static_cast<size_t>(slice_n) * ElementBytes(spec.type);
+        RETURN_IF_ERROR(writer.AppendTensorData({bytes.data(), slice_bytes}));
+        done += slice_bytes;
+      } else {
+        RETURN_IF_ERROR(
+            QuantizeWholeRows(spec, values.data(), slice_n, pending, bytes, pool, writer, done));
+      }
       if (progress) progress->Update(done, spec.name);
     }
   }

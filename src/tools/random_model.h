@@ -48,8 +48,12 @@ struct RandomModelOptions {
   bool tied = false;  // no output.weight: the output projection is token_embd
   uint64_t seed = 0;
   DType type = DType::kF32;  // of the 2-D weights; 1-D tensors are F32, as the converter does
-  std::string vocab_from;    // copy every tokenizer.* key of this GGUF instead of a made-up vocab
-  int threads = 0;           // 0: all hardware threads
+  // A llama-quantize mix ("Q4_K_M", ...): each tensor is written directly in the type the mix
+  // gives it (quantize_plan.h), row block by row block, with no float intermediate file. The
+  // values are those of the F32 file of the same seed, quantized. Needs type F32.
+  std::string quant_mix;
+  std::string vocab_from;  // copy every tokenizer.* key of this GGUF instead of a made-up vocab
+  int threads = 0;         // 0: all hardware threads
   bool progress = true;
 
   // deepseek2 only (MLA attention, Mixture-of-Experts). n_ff is the dense layers' width.

@@ -1,5 +1,6 @@
 // Tests of the random-weight model writer: keys and tensors per architecture, determinism,
-// weight statistics, the made-up and copied vocabularies, and refusals.
+// weight statistics, the made-up and copied vocabularies, quantization mixes written directly,
+// and refusals.
 #include "tools/random_model.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,8 @@
 
 #include "io/gguf_reader.h"
 #include "testing/shared_data.h"
+#include "tools/quantize_model.h"
+#include "tools/quantize_plan.h"
 #include "util/fp16.h"
 
 namespace autarky::tools {
@@ -285,6 +288,50 @@ TEST_F(RandomModelTest, PresetOfTheR1DistillQwen) {
   o.arch = "llama";
   EXPECT_FALSE(ApplyRandomModelPreset("r1-distill-qwen-1.5b", &o).ok());
   EXPECT_FALSE(ApplyRandomModelPreset("huge", &o).ok());
+}
+
+// A mix written directly is the F32 file of the same seed quantized by autarky quantize: the
+// same tensors in the same order, types and bytes (llama-quantize's per-tensor rules).
+TEST_F(RandomModelTest, QuantMixEqualsQuantizingTheF32File) {
+  for (const char* mix : {"Q4_K_M", "Q8_0"}) {
+    for (const char* preset : {"tiny", "tiny-v3"}) {
+      RandomModelOptions o = Tiny("deepseek2", std::string(preset) + "-F32.gguf");
+      ASSERT_TRUE(ApplyRandomModelPreset(preset, &o).ok());
+      o.n_embd = 256;  // rows of 256: K-quant blocks fit, as in real models
+      o.seed = 11;
+      ASSERT_TRUE(WriteRandomModel(o).ok());
+      QuantizeModelOptions q;
+      q.input = o.output;
+      q.output = (dir_ / (std::string(preset) + "-via-quantize.gguf")).string();
+      q.mix = FindQuantMix(mix);
+      q.threads = 1;
+      q.progress = false;
+      q.log_tensors = false;
+      auto quantized = QuantizeModel(q);
+      ASSERT_TRUE(quantized.ok()) << quantized.status().message();
+      o.output = (dir_ / (std::string(preset) + "-direct.gguf")).string();
+      o.quant_mix = mix;
+      auto direct_stats = WriteRandomModel(o);
+      ASSERT_TRUE(direct_stats.ok()) << direct_stats.status().message();
+
+      auto direct = GgufFile::Open(o.output);
+      auto via = GgufFile::Open(q.output);
+      ASSERT_TRUE(direct.ok() && via.ok());
+      ASSERT_EQ(direct->tensors().size(), via->tensors().size());
+      std::set<DType> types;
+      for (size_t i = 0; i < via->tensors().size(); ++i) {
+        const GgufTensorInfo& a = direct->tensors()[i];
+        const GgufTensorInfo& b = via->tensors()[i];
+        ASSERT_EQ(a.name, b.name) << mix << " " << preset << " tensor " << i;
+        EXPECT_EQ(a.type, b.type) << a.name;
+        ASSERT_EQ(a.n_bytes, b.n_bytes) << a.name;
+        EXPECT_EQ(std::memcmp(a.data, b.data, a.n_bytes), 0) << a.name;
+        types.insert(a.type);
+      }
+      EXPECT_GT(types.size(), 1u) << mix << ": a mix keeps norms in F32";
+      EXPECT_EQ(*direct->GetU32("general.file_type"), FindQuantMix(mix)->file_type);
+    }
+  }
 }
 
 TEST_F(RandomModelTest, RefusesBadOptionsWithoutWriting) {
