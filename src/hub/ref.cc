@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "io/gguf_split.h"
+
 namespace autarky::hub {
 namespace {
 
@@ -71,7 +73,7 @@ Result<std::map<std::string, GgufSet>> GroupGgufSets(const std::vector<RepoFile>
   std::map<std::string, int> shard_counts;
   for (const RepoFile& f : siblings) {
     if (!IsGguf(f.name) || IsAuxiliaryGguf(f.name)) continue;
-    if (auto shard = ParseShardName(f.name)) {
+    if (auto shard = ParseGgufSplitName(f.name)) {
       const std::string key = shard->prefix + "#" + std::to_string(shard->count);
       shards[key][shard->index] = f;
       shard_counts[key] = shard->count;
@@ -152,28 +154,9 @@ bool IsSafeRepoPath(const std::string& path) {
   return true;
 }
 
-std::optional<ShardName> ParseShardName(const std::string& path) {
-  // name-00001-of-00003.gguf: 5-digit index and count, as llama.cpp's gguf-split writes them.
-  static const std::string kOf = "-of-";
-  const std::string lower = Lower(path);
-  if (!EndsWith(lower, ".gguf")) return std::nullopt;
-  const std::string stem = path.substr(0, path.size() - 5);
-  if (stem.size() < 15) return std::nullopt;
-  const std::string tail = stem.substr(stem.size() - 15);  // -00001-of-00003
-  if (tail[0] != '-' || tail.compare(6, 4, kOf) != 0) return std::nullopt;
-  const std::string index = tail.substr(1, 5), count = tail.substr(10, 5);
-  auto digits = [](const std::string& s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  if (!digits(index) || !digits(count)) return std::nullopt;
-  ShardName shard{stem.substr(0, stem.size() - 15), std::stoi(index), std::stoi(count)};
-  if (shard.index < 1 || shard.count < 1 || shard.index > shard.count) return std::nullopt;
-  return shard;
-}
-
 std::string QuantOfFileName(const std::string& path) {
   std::string stem = BaseName(path);
-  if (auto shard = ParseShardName(stem)) {
+  if (auto shard = ParseGgufSplitName(stem)) {
     stem = shard->prefix;
   } else if (EndsWith(Lower(stem), ".gguf")) {
     stem.resize(stem.size() - 5);
@@ -276,7 +259,7 @@ Result<Selection> SelectFiles(const ModelRef& ref, const std::vector<RepoFile>& 
     }
     selection.primary = it->name;
     selection.files = {*it};
-    if (auto shard = ParseShardName(it->name)) {
+    if (auto shard = ParseGgufSplitName(it->name)) {
       // One part of a split model: all parts, first part opened.
       ASSIGN_OR_RETURN(auto sets, GroupGgufSets(siblings));
       for (const auto& [first, set] : sets) {

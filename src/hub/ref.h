@@ -71,14 +71,6 @@ struct Selection {
 // (its quantizations) so that the user can pick one.
 Result<Selection> SelectFiles(const ModelRef& ref, const std::vector<RepoFile>& siblings);
 
-// "name-00002-of-00005.gguf" -> {prefix "name", index 2, count 5}; nullopt for other names.
-struct ShardName {
-  std::string prefix;
-  int index = 0;
-  int count = 0;
-};
-std::optional<ShardName> ParseShardName(const std::string& path);
-
 // The quantization a GGUF file name ends with ("...-Q4_K_M.gguf" -> "Q4_K_M"), upper case;
 // empty when the name has no recognizable one.
 std::string QuantOfFileName(const std::string& path);

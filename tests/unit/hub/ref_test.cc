@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "io/gguf_split.h"
+
 namespace autarky::hub {
 namespace {
 
@@ -79,15 +81,15 @@ TEST(HubRef, SafeRepoPaths) {
 }
 
 TEST(HubRef, ShardNamesAndQuantizations) {
-  auto shard = ParseShardName("dir/qwen2.5-7b-instruct-q4_k_m-00002-of-00003.gguf");
+  auto shard = ParseGgufSplitName("dir/qwen2.5-7b-instruct-q4_k_m-00002-of-00003.gguf");
   ASSERT_TRUE(shard.has_value());
   EXPECT_EQ(shard->prefix, "dir/qwen2.5-7b-instruct-q4_k_m");
   EXPECT_EQ(shard->index, 2);
   EXPECT_EQ(shard->count, 3);
-  EXPECT_FALSE(ParseShardName("a-00004-of-00003.gguf").has_value());  // index beyond count
-  EXPECT_FALSE(ParseShardName("a-00000-of-00003.gguf").has_value());
-  EXPECT_FALSE(ParseShardName("a-0001-of-0003.gguf").has_value());
-  EXPECT_FALSE(ParseShardName("a-00001-of-00003.bin").has_value());
+  EXPECT_FALSE(ParseGgufSplitName("a-00004-of-00003.gguf").has_value());  // index beyond count
+  EXPECT_FALSE(ParseGgufSplitName("a-00000-of-00003.gguf").has_value());
+  EXPECT_FALSE(ParseGgufSplitName("a-0001-of-0003.gguf").has_value());
+  EXPECT_FALSE(ParseGgufSplitName("a-00001-of-00003.bin").has_value());
 
   EXPECT_EQ(QuantOfFileName("DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf"), "Q4_K_M");
   EXPECT_EQ(QuantOfFileName("qwen2.5-0.5b-instruct-q8_0.gguf"), "Q8_0");
