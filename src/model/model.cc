@@ -27,6 +27,15 @@ const ArchSpec* FindArchSpec(std::string_view arch) {
   return nullptr;
 }
 
+Status CheckRange(const GgufFile& f, const std::string& key, int64_t value, int64_t lo,
+                  int64_t hi) {
+  if (value < lo || value > hi) {
+    return ErrorStatus(f.name() + ": " + key + " = " + std::to_string(value) + " is outside [" +
+                       std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return Status::Ok();
+}
+
 void Model::FillFileInfo() {
   if (auto arch = file_->GetString("general.architecture"); arch.ok()) info_.arch = *arch;
   if (auto name = file_->GetString("general.name"); name.ok()) info_.name = *name;

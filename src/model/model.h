@@ -103,6 +103,10 @@ std::span<const ArchSpec* const> AllArchSpecs();
 // The ArchSpec serving `arch`, nullptr if none.
 const ArchSpec* FindArchSpec(std::string_view arch);
 
+// A hyper-parameter read from `key` must lie in [lo, hi]; the error names the file and key.
+Status CheckRange(const GgufFile& file, const std::string& key, int64_t value, int64_t lo,
+                  int64_t hi);
+
 // Loads the model in `file` (weights stay in its mapping). Errors name the file and the tensor
 // or key at fault.
 Result<std::unique_ptr<Model>> LoadModel(std::shared_ptr<const GgufFile> file);

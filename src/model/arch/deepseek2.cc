@@ -22,6 +22,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/quantize.h"
+#include "model/layers/block.h"
 #include "model/layers/linear.h"
 #include "model/layers/mla.h"
 #include "model/layers/moe.h"
@@ -303,17 +304,6 @@ Status Deepseek2Model::LoadWeights() {
   return Status::Ok();
 }
 
-// Runs fn(t) for every token, on the pool when there are enough tokens to be worth waking it.
-template <typename Fn>
-void ForEachToken(ThreadPool& pool, int64_t n_tokens, const Fn& fn) {
-  constexpr int64_t kMinTokensToSplit = 4;
-  if (n_tokens < kMinTokensToSplit) {
-    for (int64_t t = 0; t < n_tokens; ++t) fn(t);
-    return;
-  }
-  pool.ParallelFor(n_tokens, [&](int64_t t, int) { fn(t); });
-}
-
 void Deepseek2Model::Attention(int il, const Batch& batch, KvCache& kv, Deepseek2Scratch& s,
                                ThreadPool& pool) const {
   const Deepseek2Layer& l = layers_[il];
@@ -326,9 +316,7 @@ void Deepseek2Model::Attention(int il, const Batch& batch, KvCache& kv, Deepseek
   const int half_rot = hp_.rope.n_rot / 2;
   const kernels::OpsKernels& ops = kernels::GetOpsKernels();
 
-  ForEachToken(pool, n, [&](int64_t t) {
-    ops.rms_norm(&s.x[t * d], l.attn_norm.data(), &s.h[t * d], d, hp_.rms_eps);
-  });
+  RmsNormRows(s.x.data(), l.attn_norm.data(), s.h.data(), n, d, hp_.rms_eps, pool);
   if (hp_.q_lora > 0) {
     const Projection a[] = {{&l.wq_a, nullptr, s.q_a.data(), static_cast<size_t>(hp_.q_lora)},
                             {&l.wkv_a, nullptr, s.kv_a.data(), width}};
@@ -388,28 +376,18 @@ void Deepseek2Model::Attention(int il, const Batch& batch, KvCache& kv, Deepseek
   AddRows(s.x.data(), s.h.data(), n, d, d);
 }
 
-// SwiGLU through gate/up/down of width ff: out {n, n_embd} from s.h.
+// SwiGLU through gate/up/down: out {n, n_embd} from s.h.
 void SwiGluFfn(const kernels::WeightMatrix& w_gate, const kernels::WeightMatrix& w_up,
                const kernels::WeightMatrix& w_down, int64_t n, int64_t d, Deepseek2Scratch& s,
                float* out, ThreadPool& pool) {
-  const int64_t ff = w_gate.n_out;
-  const Projection gate_up[] = {{&w_gate, nullptr, s.gate.data(), static_cast<size_t>(ff)},
-                                {&w_up, nullptr, s.up.data(), static_cast<size_t>(ff)}};
-  ProjectShared(s.h.data(), n, d, gate_up, pool, s.matmul);
-  const kernels::OpsKernels& ops = kernels::GetOpsKernels();
-  ForEachToken(pool, n,
-               [&](int64_t t) { ops.swiglu(&s.gate[t * ff], &s.up[t * ff], &s.gate[t * ff], ff); });
-  const Projection down[] = {{&w_down, nullptr, out, static_cast<size_t>(d)}};
-  ProjectShared(s.gate.data(), n, ff, down, pool, s.matmul);
+  SwiGluFeedForward(w_gate, w_up, w_down, s.h.data(), n, d, s.gate.data(), s.up.data(), out, pool,
+                    s.matmul);
 }
 
 void Deepseek2Model::FeedForward(int il, int64_t n, Deepseek2Scratch& s, ThreadPool& pool) const {
   const Deepseek2Layer& l = layers_[il];
   const int64_t d = hp_.n_embd;
-  const kernels::OpsKernels& ops = kernels::GetOpsKernels();
-  ForEachToken(pool, n, [&](int64_t t) {
-    ops.rms_norm(&s.x[t * d], l.ffn_norm.data(), &s.h[t * d], d, hp_.rms_eps);
-  });
+  RmsNormRows(s.x.data(), l.ffn_norm.data(), s.h.data(), n, d, hp_.rms_eps, pool);
   if (!l.moe) {
     SwiGluFfn(l.w_gate, l.w_up, l.w_down, n, d, s, s.ffn_out.data(), pool);
     AddRows(s.x.data(), s.ffn_out.data(), n, d, d);
@@ -442,41 +420,14 @@ void Deepseek2Model::Forward(const Batch& batch, KvCache& kv, ForwardScratch& sc
   auto& s = static_cast<Deepseek2Scratch&>(scratch_base);
   const int64_t n = batch.size();
   CHECK(n <= s.max_tokens);
-  const int64_t d = hp_.n_embd;
-  const int half_rot = hp_.rope.n_rot / 2;
-  ForEachToken(pool, n, [&](int64_t t) {
-    const int32_t token = batch.tokens[t];
-    CHECK(token >= 0 && token < hp_.n_vocab);
-    CHECK(batch.positions[t] >= 0 && batch.positions[t] < kv.n_ctx());
-    DequantizeMatrixRow(token_embd_, token, &s.x[t * d]);
-    RopeCosSin(hp_.rope, batch.positions[t], &s.cos[t * half_rot], &s.sin[t * half_rot]);
-  });
+  EmbedTokens(batch, token_embd_, hp_.n_vocab, kv.n_ctx(), hp_.rope, s.x.data(), s.cos.data(),
+              s.sin.data(), pool);
   for (int il = 0; il < hp_.n_layer; ++il) {
     Attention(il, batch, kv, s, pool);
     FeedForward(il, n, s, pool);
   }
-
-  int64_t n_out = 0;
-  for (int64_t t = 0; t < n; ++t) {
-    if (!batch.want_logits[t]) continue;
-    CHECK(n_out < s.max_logits);
-    kernels::RmsNorm(&s.x[t * d], output_norm_.data(), &s.out_rows[n_out * d], d, hp_.rms_eps);
-    ++n_out;
-  }
-  if (n_out == 0) return;
-  kernels::MatmulOptions options;
-  options.pool = &pool;
-  options.scratch = &s.matmul;
-  kernels::Matmul(output_, s.out_rows.data(), n_out, logits, options);
-}
-
-Status CheckRange(const GgufFile& f, const std::string& key, int64_t value, int64_t lo,
-                  int64_t hi) {
-  if (value < lo || value > hi) {
-    return ErrorStatus(f.name() + ": " + key + " = " + std::to_string(value) + " is outside [" +
-                       std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  return Status::Ok();
+  OutputLogits(batch, s.x.data(), hp_.n_embd, output_norm_.data(), hp_.rms_eps, output_,
+               s.out_rows.data(), s.max_logits, pool, s.matmul, logits);
 }
 
 Result<std::unique_ptr<Model>> LoadDeepseek2(std::shared_ptr<const GgufFile> file,

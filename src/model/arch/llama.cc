@@ -16,6 +16,7 @@
 
 #include "kernels/ops.h"
 #include "model/layers/attention.h"
+#include "model/layers/block.h"
 #include "model/layers/linear.h"
 #include "model/model.h"
 #include "model/rope.h"
@@ -49,9 +50,10 @@ struct LlamaLayer {
   std::vector<float> attn_norm, ffn_norm;  // {n_embd}
   std::vector<float> bq, bk, bv;           // {n_head*head_dim}, {n_head_kv*head_dim} x2 or empty
   std::vector<float> q_norm, k_norm;       // {head_dim} (qwen3) or empty
-  kernels::WeightMatrix wq, wk, wv, wo;    // {n_head*hd, n_embd}, {n_kv*hd, n_embd} x2, {n_embd, n_head*hd}
-  kernels::WeightMatrix w_gate, w_up;      // {n_ff, n_embd}
-  kernels::WeightMatrix w_down;            // {n_embd, n_ff}
+  kernels::WeightMatrix wq, wk, wv,
+      wo;  // {n_head*hd, n_embd}, {n_kv*hd, n_embd} x2, {n_embd, n_head*hd}
+  kernels::WeightMatrix w_gate, w_up;  // {n_ff, n_embd}
+  kernels::WeightMatrix w_down;        // {n_embd, n_ff}
 };
 
 class LlamaScratch : public ForwardScratch {
@@ -73,12 +75,12 @@ class LlamaScratch : public ForwardScratch {
     out_rows.resize(max_logits * hp.n_embd);
   }
   int64_t max_tokens, max_logits;
-  std::vector<float> x, h;        // {max_tokens, n_embd} residual stream, normed/projected
-  std::vector<float> q, attn;     // {max_tokens, n_head, head_dim}
-  std::vector<float> k, v;        // {max_tokens, n_head_kv, head_dim}
-  std::vector<float> gate, up;    // {max_tokens, n_ff}
-  std::vector<float> cos, sin;    // {max_tokens, n_rot/2}
-  std::vector<float> out_rows;    // {max_logits, n_embd} final normed rows that want logits
+  std::vector<float> x, h;      // {max_tokens, n_embd} residual stream, normed/projected
+  std::vector<float> q, attn;   // {max_tokens, n_head, head_dim}
+  std::vector<float> k, v;      // {max_tokens, n_head_kv, head_dim}
+  std::vector<float> gate, up;  // {max_tokens, n_ff}
+  std::vector<float> cos, sin;  // {max_tokens, n_rot/2}
+  std::vector<float> out_rows;  // {max_logits, n_embd} final normed rows that want logits
   AttentionScratch attention;
   kernels::MatmulScratch matmul;
 };
@@ -155,17 +157,6 @@ Status LlamaModel::LoadWeights() {
   return Status::Ok();
 }
 
-// Runs fn(t) for every token, on the pool when there are enough tokens to be worth waking it.
-template <typename Fn>
-void ForEachToken(ThreadPool& pool, int64_t n_tokens, const Fn& fn) {
-  constexpr int64_t kMinTokensToSplit = 4;
-  if (n_tokens < kMinTokensToSplit) {
-    for (int64_t t = 0; t < n_tokens; ++t) fn(t);
-    return;
-  }
-  pool.ParallelFor(n_tokens, [&](int64_t t, int) { fn(t); });
-}
-
 void LlamaModel::Layer(int il, const Batch& batch, KvCache& kv, LlamaScratch& s,
                        ThreadPool& pool) const {
   const LlamaLayer& l = layers_[il];
@@ -177,9 +168,7 @@ void LlamaModel::Layer(int il, const Batch& batch, KvCache& kv, LlamaScratch& s,
   const int half_rot = hp_.rope.n_rot / 2;
   const kernels::OpsKernels& ops = kernels::GetOpsKernels();
 
-  ForEachToken(pool, n, [&](int64_t t) {
-    ops.rms_norm(&s.x[t * d], l.attn_norm.data(), &s.h[t * d], d, hp_.rms_eps);
-  });
+  RmsNormRows(s.x.data(), l.attn_norm.data(), s.h.data(), n, d, hp_.rms_eps, pool);
   const Projection qkv[] = {{&l.wq, &l.bq, s.q.data(), static_cast<size_t>(q_width)},
                             {&l.wk, &l.bk, s.k.data(), static_cast<size_t>(kv_width)},
                             {&l.wv, &l.bv, s.v.data(), static_cast<size_t>(kv_width)}};
@@ -211,18 +200,10 @@ void LlamaModel::Layer(int il, const Batch& batch, KvCache& kv, LlamaScratch& s,
   ProjectShared(s.attn.data(), n, q_width, out, pool, s.matmul);
   AddRows(s.x.data(), s.h.data(), n, d, d);
 
-  ForEachToken(pool, n, [&](int64_t t) {
-    ops.rms_norm(&s.x[t * d], l.ffn_norm.data(), &s.h[t * d], d, hp_.rms_eps);
-  });
-  const int64_t ff = hp_.n_ff;
-  const Projection gate_up[] = {{&l.w_gate, nullptr, s.gate.data(), static_cast<size_t>(ff)},
-                                {&l.w_up, nullptr, s.up.data(), static_cast<size_t>(ff)}};
-  ProjectShared(s.h.data(), n, d, gate_up, pool, s.matmul);
-  ForEachToken(pool, n, [&](int64_t t) {
-    ops.swiglu(&s.gate[t * ff], &s.up[t * ff], &s.gate[t * ff], ff);
-  });
-  const Projection down[] = {{&l.w_down, nullptr, s.h.data(), static_cast<size_t>(d)}};
-  ProjectShared(s.gate.data(), n, ff, down, pool, s.matmul);
+  RmsNormRows(s.x.data(), l.ffn_norm.data(), s.h.data(), n, d, hp_.rms_eps, pool);
+  // The normed rows are read by gate/up before down overwrites them.
+  SwiGluFeedForward(l.w_gate, l.w_up, l.w_down, s.h.data(), n, d, s.gate.data(), s.up.data(),
+                    s.h.data(), pool, s.matmul);
   AddRows(s.x.data(), s.h.data(), n, d, d);
 }
 
@@ -231,39 +212,11 @@ void LlamaModel::Forward(const Batch& batch, KvCache& kv, ForwardScratch& scratc
   auto& s = static_cast<LlamaScratch&>(scratch_base);
   const int64_t n = batch.size();
   CHECK(n <= s.max_tokens);
-  const int64_t d = hp_.n_embd;
-  const int half_rot = hp_.rope.n_rot / 2;
-  ForEachToken(pool, n, [&](int64_t t) {
-    const int32_t token = batch.tokens[t];
-    CHECK(token >= 0 && token < hp_.n_vocab);
-    CHECK(batch.positions[t] >= 0 && batch.positions[t] < kv.n_ctx());
-    DequantizeMatrixRow(token_embd_, token, &s.x[t * d]);
-    RopeCosSin(hp_.rope, batch.positions[t], &s.cos[t * half_rot], &s.sin[t * half_rot]);
-  });
+  EmbedTokens(batch, token_embd_, hp_.n_vocab, kv.n_ctx(), hp_.rope, s.x.data(), s.cos.data(),
+              s.sin.data(), pool);
   for (int il = 0; il < hp_.n_layer; ++il) Layer(il, batch, kv, s, pool);
-
-  // Only the rows that want logits go through the (large) output projection.
-  int64_t n_out = 0;
-  for (int64_t t = 0; t < n; ++t) {
-    if (!batch.want_logits[t]) continue;
-    CHECK(n_out < s.max_logits);
-    kernels::RmsNorm(&s.x[t * d], output_norm_.data(), &s.out_rows[n_out * d], d, hp_.rms_eps);
-    ++n_out;
-  }
-  if (n_out == 0) return;
-  kernels::MatmulOptions options;
-  options.pool = &pool;
-  options.scratch = &s.matmul;
-  kernels::Matmul(output_, s.out_rows.data(), n_out, logits, options);
-}
-
-Status CheckRange(const GgufFile& f, const std::string& key, int64_t value, int64_t lo,
-                  int64_t hi) {
-  if (value < lo || value > hi) {
-    return ErrorStatus(f.name() + ": " + key + " = " + std::to_string(value) +
-                       " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  return Status::Ok();
+  OutputLogits(batch, s.x.data(), hp_.n_embd, output_norm_.data(), hp_.rms_eps, output_,
+               s.out_rows.data(), s.max_logits, pool, s.matmul, logits);
 }
 
 Result<std::unique_ptr<Model>> LoadLlama(std::shared_ptr<const GgufFile> file,
