@@ -138,12 +138,7 @@ Status DeepseekConfigToMetadata(const Json& config, const std::string& config_na
   if (config.contains("rope_scaling") && config["rope_scaling"].is_object()) {
     const Json& rs = config["rope_scaling"];
     const HfFields r(rs, config_name + " rope_scaling");
-    std::string type;
-    if (rs.contains("rope_type") && rs["rope_type"].is_string()) {
-      type = rs["rope_type"].get<std::string>();
-    } else if (rs.contains("type") && rs["type"].is_string()) {
-      type = rs["type"].get<std::string>();
-    }
+    const std::string type = r.RopeScalingType();
     if (type == "yarn") {
       ASSIGN_OR_RETURN(const double factor, r.Float("factor"));
       ASSIGN_OR_RETURN(const int64_t orig, r.Int("original_max_position_embeddings"));

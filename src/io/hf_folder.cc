@@ -160,12 +160,7 @@ Status ConfigToMetadata(const Json& config, const std::string& config_name,
   if (config.contains("rope_scaling") && config["rope_scaling"].is_object()) {
     const Json& rs = config["rope_scaling"];
     const HfFields r(rs, config_name + " rope_scaling");
-    std::string type;
-    if (rs.contains("rope_type") && rs["rope_type"].is_string()) {
-      type = rs["rope_type"].get<std::string>();
-    } else if (rs.contains("type") && rs["type"].is_string()) {
-      type = rs["type"].get<std::string>();
-    }
+    const std::string type = r.RopeScalingType();
     ASSIGN_OR_RETURN(const double factor, r.FloatOr("factor", 1.0));
     if (type == "linear" || type == "yarn") {
       w.Set(p + "rope.scaling.type", GgufValue::String(type));

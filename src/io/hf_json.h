@@ -57,6 +57,15 @@ class HfFields {
   }
   const std::string& file() const { return file_; }
 
+  // The kind of a rope_scaling object: "rope_type" (newer configs) or "type" (older ones);
+  // empty when neither is a string.
+  std::string RopeScalingType() const {
+    for (const char* key : {"rope_type", "type"}) {
+      if (Has(key) && j_[key].is_string()) return j_[key].get<std::string>();
+    }
+    return std::string();
+  }
+
  private:
   const nlohmann::json& j_;
   std::string file_;

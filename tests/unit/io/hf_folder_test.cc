@@ -301,6 +301,28 @@ void ExpectBitIdentical(const std::vector<float>& a, const std::vector<float>& b
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
+// `autarky convert` of the folder `dir` (loaded as `folder_model`): the GGUF holds the same
+// tensors, names `pre` as its pre-tokenizer (unless empty) and gives `logits`, bit for bit.
+void ExpectConvertRoundTrip(const fs::path& dir, const Model& folder_model,
+                            const std::vector<float>& logits, const std::string& pre) {
+  const fs::path out = dir / "converted.gguf";
+  tools::ConvertModelOptions options;
+  options.input = dir.string();
+  options.output = out.string();
+  options.progress = false;
+  auto stats = tools::ConvertModel(options);
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  auto converted = GgufFile::Open(out.string());
+  ASSERT_TRUE(converted.ok()) << converted.status().message();
+  ExpectSameTensors(*converted, folder_model.file());
+  if (!pre.empty()) {
+    EXPECT_EQ(*converted->GetString("tokenizer.ggml.pre"), pre);
+  }
+  auto c_model = LoadModel(out.string());
+  ASSERT_TRUE(c_model.ok()) << c_model.status().message();
+  ExpectBitIdentical(logits, Logits(**c_model));
+}
+
 struct Case {
   const char* arch;
   const char* type;
@@ -336,20 +358,7 @@ TEST_P(HfFolder, SameTensorsAndLogitsAsTheGguf) {
   ExpectBitIdentical(Logits(**a), Logits(**b));
 
   // convert: the GGUF written from the folder holds the same tensors and gives the same logits.
-  const fs::path out = dir / "converted.gguf";
-  tools::ConvertModelOptions options;
-  options.input = dir.string();
-  options.output = out.string();
-  options.progress = false;
-  auto stats = tools::ConvertModel(options);
-  ASSERT_TRUE(stats.ok()) << stats.status().message();
-  auto converted = GgufFile::Open(out.string());
-  ASSERT_TRUE(converted.ok()) << converted.status().message();
-  ExpectSameTensors(*converted, (*b)->file());
-  EXPECT_EQ(*converted->GetString("tokenizer.ggml.pre"), "qwen2");
-  auto c_model = LoadModel(out.string());
-  ASSERT_TRUE(c_model.ok()) << c_model.status().message();
-  ExpectBitIdentical(Logits(**a), Logits(**c_model));
+  ExpectConvertRoundTrip(dir, **b, Logits(**a), "qwen2");
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, HfFolder,
@@ -850,19 +859,7 @@ TEST_P(HfDeepseekFolder, SameTensorsAndLogitsAsTheGguf) {
   ExpectBitIdentical(Logits(**a), Logits(**b));
 
   // convert: the GGUF of the folder holds the same tensors and gives the same logits.
-  const fs::path out = dir / "converted.gguf";
-  tools::ConvertModelOptions options;
-  options.input = dir.string();
-  options.output = out.string();
-  options.progress = false;
-  auto stats = tools::ConvertModel(options);
-  ASSERT_TRUE(stats.ok()) << stats.status().message();
-  auto converted = GgufFile::Open(out.string());
-  ASSERT_TRUE(converted.ok()) << converted.status().message();
-  ExpectSameTensors(*converted, (*b)->file());
-  auto c_model = LoadModel(out.string());
-  ASSERT_TRUE(c_model.ok()) << c_model.status().message();
-  ExpectBitIdentical(Logits(**a), Logits(**c_model));
+  ExpectConvertRoundTrip(dir, **b, Logits(**a), "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, HfDeepseekFolder,
