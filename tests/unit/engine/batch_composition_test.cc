@@ -13,7 +13,7 @@
 
 #include "engine/context.h"
 #include "model/model.h"
-#include "tools/quantize_model.h"
+#include "testing/random_models.h"
 #include "tools/random_model.h"
 
 namespace autarky {
@@ -30,38 +30,20 @@ fs::path ModelDir() {
 std::string MakeModel(const std::string& type) {
   const fs::path dir = ModelDir();
   fs::create_directories(dir);
-  const fs::path f32 = dir / "qwen2-F32.gguf";
-  if (!fs::exists(f32)) {
-    tools::RandomModelOptions o;
-    o.output = f32.string();
-    o.arch = "qwen2";
-    o.n_layer = 2;
-    o.n_embd = 256;
-    o.n_ff = 512;
-    o.n_head = 4;
-    o.n_head_kv = 2;
-    o.n_vocab = kVocab;
-    o.n_ctx_train = 256;
-    o.seed = 21;
-    o.progress = false;
-    o.threads = 1;
-    auto written = tools::WriteRandomModel(o);
-    EXPECT_TRUE(written.ok()) << written.status().message();
-  }
-  if (type == "F32") return f32.string();
-  const fs::path out = dir / ("qwen2-" + type + ".gguf");
-  if (!fs::exists(out)) {
-    tools::QuantizeModelOptions q;
-    q.input = f32.string();
-    q.output = out.string();
-    q.mix = tools::FindQuantMix(type);
-    EXPECT_NE(q.mix, nullptr) << type;
-    q.threads = 1;
-    q.progress = false;
-    auto stats = tools::QuantizeModel(q);
-    EXPECT_TRUE(stats.ok()) << stats.status().message();
-  }
-  return out.string();
+  tools::RandomModelOptions o;
+  o.output = (dir / "qwen2-F32.gguf").string();
+  o.arch = "qwen2";
+  o.n_layer = 2;
+  o.n_embd = 256;
+  o.n_ff = 512;
+  o.n_head = 4;
+  o.n_head_kv = 2;
+  o.n_vocab = kVocab;
+  o.n_ctx_train = 256;
+  o.seed = 21;
+  o.progress = false;
+  o.threads = 1;
+  return testing::RandomModelFile(o, type);
 }
 
 std::vector<int32_t> Tokens(int n, int salt) {

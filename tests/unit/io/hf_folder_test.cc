@@ -22,6 +22,7 @@
 #include "io/gguf_writer.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "testing/random_models.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/convert_model.h"
 #include "tools/quantize_model.h"
@@ -231,42 +232,23 @@ void WriteFolder(const GgufFile& gguf, const fs::path& dir, int n_shards) {
 constexpr int64_t kVocab = 320;
 
 std::string RandomGguf(const std::string& arch, const std::string& type) {
-  const fs::path dir = TempDir("gguf");
-  const fs::path f32 = dir / (arch + "-F32.gguf");
-  if (!fs::exists(f32)) {
-    tools::RandomModelOptions o;
-    o.output = f32.string();
-    o.arch = arch;
-    o.n_layer = 2;
-    o.n_embd = 64;
-    o.n_ff = 96;
-    o.n_head = 4;
-    o.n_head_kv = 2;
-    o.head_dim = arch == "qwen3" ? 32 : 0;  // qwen3's head size is not n_embd / n_head
-    o.n_vocab = kVocab;
-    o.n_ctx_train = 128;
-    o.rope_base = arch == "llama" ? 500000.0f : 1000000.0f;
-    o.tied = arch == "qwen2";
-    o.seed = 11;
-    o.progress = false;
-    o.threads = 1;
-    auto written = tools::WriteRandomModel(o);
-    EXPECT_TRUE(written.ok()) << written.status().message();
-  }
-  if (type == "F32") return f32.string();
-  const fs::path out = dir / (arch + "-" + type + ".gguf");
-  if (!fs::exists(out)) {
-    tools::QuantizeModelOptions q;
-    q.input = f32.string();
-    q.output = out.string();
-    q.mix = tools::FindQuantMix(type);
-    q.pure = true;
-    q.threads = 1;
-    q.progress = false;
-    auto stats = tools::QuantizeModel(q);
-    EXPECT_TRUE(stats.ok()) << stats.status().message();
-  }
-  return out.string();
+  tools::RandomModelOptions o;
+  o.output = (TempDir("gguf") / (arch + "-F32.gguf")).string();
+  o.arch = arch;
+  o.n_layer = 2;
+  o.n_embd = 64;
+  o.n_ff = 96;
+  o.n_head = 4;
+  o.n_head_kv = 2;
+  o.head_dim = arch == "qwen3" ? 32 : 0;  // qwen3's head size is not n_embd / n_head
+  o.n_vocab = kVocab;
+  o.n_ctx_train = 128;
+  o.rope_base = arch == "llama" ? 500000.0f : 1000000.0f;
+  o.tied = arch == "qwen2";
+  o.seed = 11;
+  o.progress = false;
+  o.threads = 1;
+  return testing::RandomModelFile(o, type, /*pure=*/true);
 }
 
 std::vector<float> Logits(const Model& model) {

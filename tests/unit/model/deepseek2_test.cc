@@ -18,7 +18,7 @@
 
 #include "engine/context.h"
 #include "model/model.h"
-#include "tools/quantize_model.h"
+#include "testing/random_models.h"
 #include "tools/random_model.h"
 #include "util/thread_pool.h"
 
@@ -36,32 +36,14 @@ fs::path TempDir() {
 
 // preset "tiny" (V2-Lite style) or "tiny-v3"; type F32 or a quantization mix.
 std::string MakeModel(const std::string& preset, const std::string& type) {
-  const fs::path f32 = TempDir() / (preset + "-F32.gguf");
-  if (!fs::exists(f32)) {
-    tools::RandomModelOptions o;
-    o.arch = "deepseek2";
-    EXPECT_TRUE(tools::ApplyRandomModelPreset(preset, &o).ok());
-    o.output = f32.string();
-    o.seed = 7;
-    o.progress = false;
-    o.threads = 1;
-    auto written = tools::WriteRandomModel(o);
-    EXPECT_TRUE(written.ok()) << written.status().message();
-  }
-  if (type == "F32") return f32.string();
-  const fs::path out = TempDir() / (preset + "-" + type + ".gguf");
-  if (!fs::exists(out)) {
-    tools::QuantizeModelOptions q;
-    q.input = f32.string();
-    q.output = out.string();
-    q.mix = tools::FindQuantMix(type);
-    EXPECT_NE(q.mix, nullptr) << type;
-    q.threads = 1;
-    q.progress = false;
-    auto stats = tools::QuantizeModel(q);
-    EXPECT_TRUE(stats.ok()) << stats.status().message();
-  }
-  return out.string();
+  tools::RandomModelOptions o;
+  o.arch = "deepseek2";
+  EXPECT_TRUE(tools::ApplyRandomModelPreset(preset, &o).ok());
+  o.output = (TempDir() / (preset + "-F32.gguf")).string();
+  o.seed = 7;
+  o.progress = false;
+  o.threads = 1;
+  return testing::RandomModelFile(o, type);
 }
 
 // Sets AUTARKY_MLA for the loads in its scope.

@@ -13,7 +13,7 @@
 
 #include "engine/context.h"
 #include "model/model.h"
-#include "tools/quantize_model.h"
+#include "testing/random_models.h"
 #include "tools/random_model.h"
 
 namespace autarky {
@@ -30,39 +30,20 @@ fs::path TempDir() {
 // A small model whose row lengths (256, 512) suit every weight type, K-quants included, and
 // whose head size (64) suits the Q8_0 cache; GQA with 2 query heads per KV head.
 std::string MakeModel(const std::string& arch, const std::string& type) {
-  const fs::path f32 = TempDir() / (arch + "-F32.gguf");
-  if (!fs::exists(f32)) {
-    tools::RandomModelOptions o;
-    o.output = f32.string();
-    o.arch = arch;
-    o.n_layer = 2;
-    o.n_embd = 256;
-    o.n_ff = 512;
-    o.n_head = 4;
-    o.n_head_kv = 2;
-    o.n_vocab = 320;
-    o.n_ctx_train = 256;
-    o.seed = 7;
-    o.progress = false;
-    o.threads = 1;
-    auto written = tools::WriteRandomModel(o);
-    EXPECT_TRUE(written.ok()) << written.status().message();
-  }
-  if (type == "F32") return f32.string();
-  const fs::path out = TempDir() / (arch + "-" + type + ".gguf");
-  if (!fs::exists(out)) {
-    tools::QuantizeModelOptions q;
-    q.input = f32.string();
-    q.output = out.string();
-    q.mix = tools::FindQuantMix(type);
-    EXPECT_NE(q.mix, nullptr) << type;
-    q.pure = true;
-    q.threads = 1;
-    q.progress = false;
-    auto stats = tools::QuantizeModel(q);
-    EXPECT_TRUE(stats.ok()) << stats.status().message();
-  }
-  return out.string();
+  tools::RandomModelOptions o;
+  o.output = (TempDir() / (arch + "-F32.gguf")).string();
+  o.arch = arch;
+  o.n_layer = 2;
+  o.n_embd = 256;
+  o.n_ff = 512;
+  o.n_head = 4;
+  o.n_head_kv = 2;
+  o.n_vocab = 320;
+  o.n_ctx_train = 256;
+  o.seed = 7;
+  o.progress = false;
+  o.threads = 1;
+  return testing::RandomModelFile(o, type, /*pure=*/true);
 }
 
 // Logits {n_tokens, n_vocab} of `tokens` evaluated in chunks of `chunk`, with `threads`.
