@@ -34,7 +34,9 @@ struct GivenSamplingFlags {
 };
 
 // Sets every field of *params that the user did not give and the model recommends. Returns one
-// note per value taken from the model, e.g. "temperature 0.6 (general.sampling.temp)".
+// note per value taken from the model, e.g. "temperature 0.6 (general.sampling.temp)"; a value
+// that ValidateSamplingParams would refuse is not taken, and its note ends in "ignored: out of
+// range".
 std::vector<std::string> ApplyModelSamplingHints(const ModelSamplingHints& hints,
                                                  const GivenSamplingFlags& given,
                                                  SamplingParams* params);

@@ -59,5 +59,28 @@ TEST(ModelSamplingDefaults, AbsentHintsKeepBuiltInDefaults) {
   EXPECT_EQ(notes[0], "temperature 0 (general.sampling.temp)");
 }
 
+// A broken file's advice is ignored (and said so) instead of failing validation under a flag
+// the user never gave; the valid values beside it are still taken.
+TEST(ModelSamplingDefaults, OutOfRangeValuesAreIgnored) {
+  SamplingParams p;
+  const SamplingParams before = p;
+  ModelSamplingHints h;
+  h.temperature = 0.7f;
+  h.top_k = -3;
+  h.top_p = 1.5f;
+  h.min_p = -0.1f;
+  h.repeat_penalty = 0.0f;
+  const auto notes = ApplyModelSamplingHints(h, GivenSamplingFlags{}, &p);
+  EXPECT_EQ(p.temperature, 0.7f);
+  EXPECT_EQ(p.top_k, before.top_k);
+  EXPECT_EQ(p.top_p, before.top_p);
+  EXPECT_EQ(p.min_p, before.min_p);
+  EXPECT_EQ(p.repeat_penalty, before.repeat_penalty);
+  EXPECT_TRUE(ValidateSamplingParams(p, 100).ok());
+  ASSERT_EQ(notes.size(), 5u);
+  EXPECT_EQ(notes[1], "top-k -3 (general.sampling.top_k) ignored: out of range");
+  EXPECT_EQ(notes[4], "repeat penalty 0 (general.sampling.penalty_repeat) ignored: out of range");
+}
+
 }  // namespace
 }  // namespace autarky
