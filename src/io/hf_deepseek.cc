@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "io/hf_json.h"
+#include "io/hf_names.h"
 
 namespace autarky {
 namespace {
@@ -182,18 +183,14 @@ Status DeepseekConfigToMetadata(const Json& config, const std::string& config_na
 }
 
 std::string DeepseekGgufName(const std::string& hf, const HfDeepseekShape& shape) {
-  if (hf == "model.embed_tokens.weight") return "token_embd.weight";
-  if (hf == "model.norm.weight") return "output_norm.weight";
-  if (hf == "lm_head.weight") return "output.weight";
-  static constexpr std::string_view kLayers = "model.layers.";
-  if (hf.rfind(kLayers, 0) != 0) return "";
-  const size_t dot = hf.find('.', kLayers.size());
-  if (dot == std::string::npos || dot == kLayers.size() || dot - kLayers.size() > 6) return "";
-  const std::string layer = hf.substr(kLayers.size(), dot - kLayers.size());
-  if (!std::all_of(layer.begin(), layer.end(), ::isdigit)) return "";
+  HfTensorName name;
+  if (!SplitHfTensorName(hf, &name)) return "";
+  if (!name.global.empty()) return name.global;
+  const std::string& layer = name.layer;
+  if (layer.size() > 6) return "";  // keeps std::stoll below in range
   // V3's multi-token-prediction module sits in the layers after the model's own.
   if (std::stoll(layer) >= shape.n_layer) return kHfSkipTensor;
-  const std::string rest = hf.substr(dot + 1);
+  const std::string& rest = name.rest;
   const std::string blk = "blk." + layer + ".";
   static const std::map<std::string, std::string> kParts = {
       {"input_layernorm.weight", "attn_norm.weight"},

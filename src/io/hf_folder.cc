@@ -18,6 +18,7 @@
 
 #include "io/gguf_writer.h"
 #include "io/hf_deepseek.h"
+#include "io/hf_names.h"
 #include "io/hf_generation.h"
 #include "io/hf_json.h"
 #include "io/safetensors.h"
@@ -410,16 +411,11 @@ Status TokenizerToMetadata(const fs::path& dir, const Json& config, int64_t n_vo
 
 // GGUF name of a Hugging Face tensor, or empty when the tensor is not used.
 std::string GgufName(const std::string& hf) {
-  if (hf == "model.embed_tokens.weight") return "token_embd.weight";
-  if (hf == "model.norm.weight") return "output_norm.weight";
-  if (hf == "lm_head.weight") return "output.weight";
-  static constexpr std::string_view kLayers = "model.layers.";
-  if (hf.rfind(kLayers, 0) != 0) return "";
-  const size_t dot = hf.find('.', kLayers.size());
-  if (dot == std::string::npos) return "";
-  const std::string layer = hf.substr(kLayers.size(), dot - kLayers.size());
-  if (layer.empty() || !std::all_of(layer.begin(), layer.end(), ::isdigit)) return "";
-  const std::string rest = hf.substr(dot + 1);
+  HfTensorName name;
+  if (!SplitHfTensorName(hf, &name)) return "";
+  if (!name.global.empty()) return name.global;
+  const std::string& layer = name.layer;
+  const std::string& rest = name.rest;
   static const std::map<std::string, std::string> kParts = {
       {"input_layernorm.weight", "attn_norm.weight"},
       {"self_attn.q_proj.weight", "attn_q.weight"},
