@@ -4,13 +4,29 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <utility>
 
 #include "util/status.h"
 
 namespace autarky {
+
+// A JSON file whose top level must be an object; errors name the file.
+inline Result<nlohmann::json> ReadHfJson(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrorStatus(path.string() + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return ErrorStatus(path.string() + ": read error");
+  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded()) return ErrorStatus(path.string() + ": not valid JSON");
+  if (!j.is_object()) return ErrorStatus(path.string() + ": not a JSON object");
+  return j;
+}
 
 class HfFields {
  public:
