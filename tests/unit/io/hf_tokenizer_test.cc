@@ -28,13 +28,27 @@ using Json = nlohmann::json;
 
 constexpr const char* kSpace = "\xE2\x96\x81";  // U+2581
 
-fs::path TempDir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("autarky-hftok-" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+// A fresh folder under the temporary directory, removed with everything in it at the end of
+// the test.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name)
+      : path_(fs::temp_directory_path() /
+              ("autarky-hftok-" + std::to_string(::getpid()) + "-" + name)) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
 
 void WriteJson(const fs::path& path, const Json& j) { std::ofstream(path) << j.dump(1); }
 
@@ -106,7 +120,8 @@ std::unique_ptr<Tokenizer> LoadTokenizer(const fs::path& dir) {
 }
 
 TEST(HfTokenizerSpm, Llama2FormBecomesTheLlamaTokenizerWithMergeOrderScores) {
-  const fs::path dir = TempDir("llama2");
+  const TempDir temp("llama2");
+  const fs::path& dir = temp.path();
   WriteTinySpm(dir, Llama2Tokenizer(TinyVocab(), TinyMerges()));
   Result<GgufFile> file = LoadHfTokenizer(dir.string());
   ASSERT_TRUE(file.ok()) << file.status().message();
@@ -155,7 +170,8 @@ TEST(HfTokenizerSpm, MetaspaceFormAndItsPrependScheme) {
                               {"replacement", kSpace},
                               {"prepend_scheme", scheme},
                               {"split", split}};
-      const fs::path dir = TempDir(std::string("metaspace-") + scheme + (split ? "-split" : ""));
+      const TempDir temp(std::string("metaspace-") + scheme + (split ? "-split" : ""));
+      const fs::path& dir = temp.path();
       WriteTinySpm(dir, tok);
       Result<GgufFile> file = LoadHfTokenizer(dir.string());
       ASSERT_TRUE(file.ok()) << file.status().message();
@@ -172,7 +188,8 @@ TEST(HfTokenizerSpm, MetaspaceFormAndItsPrependScheme) {
   // Older files: add_prefix_space instead of prepend_scheme.
   tok["pre_tokenizer"] = {
       {"type", "Metaspace"}, {"replacement", kSpace}, {"add_prefix_space", false}};
-  const fs::path dir = TempDir("metaspace-old");
+  const TempDir temp("metaspace-old");
+  const fs::path& dir = temp.path();
   WriteTinySpm(dir, tok);
   Result<GgufFile> file = LoadHfTokenizer(dir.string());
   ASSERT_TRUE(file.ok()) << file.status().message();
@@ -181,7 +198,8 @@ TEST(HfTokenizerSpm, MetaspaceFormAndItsPrependScheme) {
 
 // The error for `tok` contains `want`.
 void ExpectRefused(const std::string& name, const Json& tok, const std::string& want) {
-  const fs::path dir = TempDir("refused-" + name);
+  const TempDir temp("refused-" + name);
+  const fs::path& dir = temp.path();
   WriteTinySpm(dir, tok);
   Result<GgufFile> file = LoadHfTokenizer(dir.string());
   ASSERT_FALSE(file.ok()) << name;
@@ -302,7 +320,8 @@ TEST(HfTokenizerSpmShared, LlamaSpmVocabularyAsTokenizerJsonGivesTheReferenceIds
 
   Json vocab = Json::object();
   for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = i;
-  const fs::path dir = TempDir("llama-spm");
+  const TempDir temp("llama-spm");
+  const fs::path& dir = temp.path();
   WriteTinySpm(dir, Llama2Tokenizer(vocab, ConverterMerges(tokens, scores)));
 
   Result<GgufFile> folder = LoadHfTokenizer(dir.string());
@@ -408,7 +427,8 @@ void WriteByteLevelTokenizer(const fs::path& dir, const Json& pre_tokenizer) {
 }
 
 TEST(HfTokenizerPre, DeepseekV2PreTokenizerIsDeepseekLlm) {
-  const fs::path dir = TempDir("deepseek-llm");
+  const TempDir temp("deepseek-llm");
+  const fs::path& dir = temp.path();
   WriteByteLevelTokenizer(dir, DeepseekV2PreTokenizer(true));
   Result<GgufFile> file = LoadHfTokenizer(dir.string());
   ASSERT_TRUE(file.ok()) << file.status().message();
