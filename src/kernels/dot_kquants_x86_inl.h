@@ -129,6 +129,8 @@ static inline __m256i SignedWordSource(__m128i bytes) {
 //
 // Each type provides:
 //   Block; kMins (d * I - dmin * M), kCorr (uses the bsums), kSigned (signed quants, IQ4_XS);
+//   kPrefetchAhead, kPrefetchLocality: how far ahead (bytes, 0: not at all) the one-column
+//   kernel prefetches the rows, and into which cache level (see PrefetchGroupAhead);
 //   kPair[t]: the two chunks of pair t;
 //   State + Prepare(block, State&): per-block data kept while the pairs are processed;
 //   Pair(block, state, t, lo, hi): the quants of the chunks of pair t;
@@ -140,6 +142,7 @@ static inline __m256i SignedWordSource(__m128i bytes) {
 // hold elements 0-31 in their low nibbles and 32-63 in their high nibbles.
 struct Q4KBase {
   static constexpr bool kMins = true, kCorr = true, kSigned = false;
+  static constexpr int kPrefetchAhead = 4096, kPrefetchLocality = 3;
   static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
   struct State {
     __m256i source;  // bytes 0-7: scales, 8-15: mins
@@ -206,6 +209,7 @@ struct Q5K : Q4KBase {
 struct Q6K {
   using Block = BlockQ6_K;
   static constexpr bool kMins = false, kCorr = true, kSigned = false;
+  static constexpr int kPrefetchAhead = 8192, kPrefetchLocality = 1;
   static constexpr int kPair[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
   struct State {
     __m256i source;  // words
@@ -244,6 +248,7 @@ static inline __m256i TwoBits(const uint8_t* qs, int i) {
 struct Q3K {
   using Block = BlockQ3_K;
   static constexpr bool kMins = false, kCorr = true, kSigned = false;
+  static constexpr int kPrefetchAhead = 0, kPrefetchLocality = 0;
   static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
   struct State {
     __m256i source;  // words
@@ -275,6 +280,7 @@ struct Q3K {
 struct Q2K {
   using Block = BlockQ2_K;
   static constexpr bool kMins = true, kCorr = true, kSigned = false;
+  static constexpr int kPrefetchAhead = 0, kPrefetchLocality = 0;
   static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
   struct State {
     __m256i source;  // bytes: the 4-bit scales
@@ -308,6 +314,7 @@ struct Q2K {
 struct IQ4XS {
   using Block = BlockIQ4_XS;
   static constexpr bool kMins = false, kCorr = false, kSigned = true;
+  static constexpr int kPrefetchAhead = 0, kPrefetchLocality = 0;
   static constexpr int kPair[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}};
   struct State {
     __m256i source;  // words: the 8 sub-block scales in both halves
@@ -553,6 +560,26 @@ template <int N>
   return acc;
 }
 
+// The one-column kernel prefetches the weights of the group T::kPrefetchAhead bytes ahead of
+// the one being multiplied. Rows are consecutive, so the prefetches run on into the following
+// rows; prefetches never fault, so running past the matrix is harmless. Without them the
+// hardware prefetcher alone leaves these compute-heavy row streams short of DRAM's rate.
+// Measured on one-token products streaming from DRAM (Zen 4, CPU time per byte, medians of
+// interleaved runs): Q4_K and Q5_K 8-15% faster with 4 KiB ahead into L1 (2 KiB gained less;
+// one-thread decode of a Q4_K_M model 6% faster). Q6_K lost about 10% that way but gained 13%
+// (one thread) and 9% (two) with 8 KiB ahead at locality 1 (prefetcht2: not into L1). The
+// other types are not measured and do without.
+template <class T>
+[[gnu::always_inline]] static inline void PrefetchGroupAhead(const uint8_t* group) {
+  if constexpr (T::kPrefetchAhead > 0) {
+    constexpr int kGroupBytes = 4 * sizeof(typename T::Block);
+#pragma GCC unroll 16
+    for (int line = 0; line < kGroupBytes; line += 64) {
+      __builtin_prefetch(group + T::kPrefetchAhead + line, 0, T::kPrefetchLocality);
+    }
+  }
+}
+
 // dot(row, column) over nb blocks. Software-pipelined by groups of four blocks: a group's lane
 // reductions and serial float steps are issued ahead of the next group's integer sums, whose
 // long dependency chains hide their latency.
@@ -562,8 +589,10 @@ float RowDot(int64_t nb, const uint8_t* w, const uint8_t* a) {
   int64_t blk = 0;
   RowGroup g;
   if (nb >= 4) {
+    PrefetchGroupAhead<T>(w);
     LoadRowGroup<T, 4>(w, a, g);
     for (blk = 4; blk + 4 <= nb; blk += 4) {
+      PrefetchGroupAhead<T>(w + blk * sizeof(typename T::Block));
       const __m128 t = RowGroupTerms<T>(g);
       const __m128 yd[4] = {g.yd[0], g.yd[1], g.yd[2], g.yd[3]};
       LoadRowGroup<T, 4>(w + blk * sizeof(typename T::Block), a + blk * sizeof(BlockQ8_K), g);
@@ -574,6 +603,7 @@ float RowDot(int64_t nb, const uint8_t* w, const uint8_t* a) {
   // The last 1-3 blocks as one group.
   const uint8_t* wt = w + blk * sizeof(typename T::Block);
   const uint8_t* at = a + blk * sizeof(BlockQ8_K);
+  if (blk < nb) PrefetchGroupAhead<T>(wt);
   switch (nb - blk) {
     case 1:
       LoadRowGroup<T, 1>(wt, at, g);
