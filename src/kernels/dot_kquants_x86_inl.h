@@ -209,7 +209,7 @@ struct Q5K : Q4KBase {
 struct Q6K {
   using Block = BlockQ6_K;
   static constexpr bool kMins = false, kCorr = true, kSigned = false;
-  static constexpr int kPrefetchAhead = 8192, kPrefetchLocality = 1;
+  static constexpr int kPrefetchAhead = 0, kPrefetchLocality = 0;
   static constexpr int kPair[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
   struct State {
     __m256i source;  // words
@@ -566,9 +566,9 @@ template <int N>
 // hardware prefetcher alone leaves these compute-heavy row streams short of DRAM's rate.
 // Measured on one-token products streaming from DRAM (Zen 4, CPU time per byte, medians of
 // interleaved runs): Q4_K and Q5_K 8-15% faster with 4 KiB ahead into L1 (2 KiB gained less;
-// one-thread decode of a Q4_K_M model 6% faster). Q6_K lost about 10% that way but gained 13%
-// (one thread) and 9% (two) with 8 KiB ahead at locality 1 (prefetcht2: not into L1). The
-// other types are not measured and do without.
+// one-thread decode of a Q4_K_M model 6% faster). Q6_K lost about 10% that way; 8 KiB ahead at
+// locality 1 gained 9-13% in the kernel alone but cost 3% in the decode of a model whose output
+// matrix is Q6_K, so it does without. The other types are not measured and do without.
 template <class T>
 [[gnu::always_inline]] static inline void PrefetchGroupAhead(const uint8_t* group) {
   if constexpr (T::kPrefetchAhead > 0) {
