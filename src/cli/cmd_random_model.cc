@@ -42,16 +42,14 @@ int RunRandomModel(RandomModelArgs& args) {
   if (given("--heads")) o.n_head = args.n_head;
   if (given("--kv-heads")) o.n_head_kv = args.n_head_kv;
   if (given("--head-dim")) o.head_dim = args.head_dim;
-  if (given("--vocab")) o.n_vocab = args.n_vocab;
+  if (given("--vocab")) o.n_vocab = args.n_vocab;  // with --vocab-from: padding, below
   if (given("--ctx-train")) o.n_ctx_train = args.n_ctx;
   if (given("--rope-base")) o.rope_base = args.rope_base;
   if (given("--rms-eps")) o.rms_eps = args.rms_eps;
   if (given("--tied")) o.tied = args.tied;
   if (o.n_head_kv == 0) o.n_head_kv = o.n_head;
-  if (!o.vocab_from.empty() && given("--vocab")) {
-    std::fprintf(stderr, "autarky random-model: --vocab and --vocab-from exclude each other\n");
-    return 1;
-  }
+  // With --vocab-from, --vocab pads the copied vocabulary (a preset's vocab size does not).
+  if (!o.vocab_from.empty() && given("--vocab")) o.pad_vocab_to = args.n_vocab;
   const std::optional<tools::RopeScaling> scaling = tools::ParseRopeScaling(args.rope_scaling);
   if (!scaling) {
     std::fprintf(stderr,
@@ -111,7 +109,9 @@ void AddRandomModelCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--heads", args->n_head, "Attention heads");
   cmd->add_option("--kv-heads", args->n_head_kv, "Key/value heads (default: --heads)");
   cmd->add_option("--head-dim", args->head_dim, "Head size (default: dim / heads)");
-  cmd->add_option("--vocab", args->n_vocab, "Vocabulary size of the made-up vocabulary");
+  cmd->add_option(
+      "--vocab", args->n_vocab,
+      "Vocabulary size of the made-up vocabulary (with --vocab-from: pad to this size)");
   cmd->add_option("--ctx-train", args->n_ctx, "Training context length (default 2048)");
   cmd->add_option("--rope-base", args->rope_base, "RoPE frequency base (default 10000)");
   cmd->add_option("--rms-eps", args->rms_eps,
@@ -129,7 +129,8 @@ void AddRandomModelCommand(CLI::App& app, int& exit_code) {
                   "F32, F16 or BF16 for the weight matrices (default F32), or a quantization mix "
                   "such as Q4_K_M written directly (each tensor in llama-quantize's type)");
   cmd->add_option("--vocab-from", o.vocab_from,
-                  "Copy the tokenizer (every tokenizer.* key) of this GGUF; sets the vocab size")
+                  "Copy the tokenizer (every tokenizer.* key) of this GGUF; sets the vocab size, "
+                  "unless --vocab pads it to more tokens ([PADn], as llama.cpp's converter does)")
       ->check(CLI::ExistingFile);
   cmd->add_option("-t,--threads", o.threads, "Threads (default: all hardware threads)")
       ->check(CLI::Range(0, 1024));

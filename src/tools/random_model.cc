@@ -752,6 +752,33 @@ std::vector<float> Llama3RopeFactors(int64_t head_dim, float rope_base, float fa
   return factors;
 }
 
+// Extends the copied tokenizer to n_vocab entries as llama.cpp's converter pads a vocabulary
+// to the embedding size: tokens "[PADi]" of type UNUSED, score 0.
+Status PadVocabulary(const GgufFile& file, int64_t n_vocab, GgufWriter& writer) {
+  constexpr int32_t kTokenUnused = 5;
+  ASSIGN_OR_RETURN(auto tokens, file.GetStringArray("tokenizer.ggml.tokens"));
+  std::vector<std::string> padded(tokens.begin(), tokens.end());
+  for (int64_t i = static_cast<int64_t>(tokens.size()); i < n_vocab; ++i) {
+    padded.push_back("[PAD" + std::to_string(i) + "]");
+  }
+  writer.Set("tokenizer.ggml.tokens", GgufValue::StringArray(padded));
+  if (file.Has("tokenizer.ggml.token_type")) {
+    ASSIGN_OR_RETURN(const GgufValue* types,
+                     file.GetArray("tokenizer.ggml.token_type", GgufType::kI32));
+    std::vector<int32_t> values = types->ToVector<int32_t>();
+    values.resize(static_cast<size_t>(n_vocab), kTokenUnused);
+    writer.Set("tokenizer.ggml.token_type", GgufValue::Array(values));
+  }
+  if (file.Has("tokenizer.ggml.scores")) {
+    ASSIGN_OR_RETURN(const GgufValue* scores,
+                     file.GetArray("tokenizer.ggml.scores", GgufType::kF32));
+    std::vector<float> values = scores->ToVector<float>();
+    values.resize(static_cast<size_t>(n_vocab), 0.0f);
+    writer.Set("tokenizer.ggml.scores", GgufValue::Array(values));
+  }
+  return Status::Ok();
+}
+
 Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
   RETURN_IF_ERROR(ValidateRandomModelOptions(options));
   const auto start = std::chrono::steady_clock::now();
@@ -763,7 +790,12 @@ Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
     ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(options.vocab_from));
     ASSIGN_OR_RETURN(auto tokens, file.GetStringArray("tokenizer.ggml.tokens"));
     if (tokens.empty()) return OptionError(options.vocab_from + ": the vocabulary is empty");
-    n_vocab = static_cast<int64_t>(tokens.size());
+    const int64_t n_tokens = static_cast<int64_t>(tokens.size());
+    n_vocab = options.pad_vocab_to > 0 ? options.pad_vocab_to : n_tokens;
+    if (n_vocab < n_tokens) {
+      return OptionError("--vocab " + std::to_string(n_vocab) + " is smaller than the " +
+                         std::to_string(n_tokens) + " tokens of " + options.vocab_from);
+    }
     RETURN_IF_ERROR(CheckDim("the --vocab-from vocabulary size", n_vocab));
     if (options.arch == "llama") {
       writer.Set("llama.vocab_size", GgufValue::U32(static_cast<uint32_t>(n_vocab)));
@@ -771,6 +803,7 @@ Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
     for (const GgufKeyValue& kv : file.metadata()) {
       if (kv.key.starts_with("tokenizer.")) writer.Set(kv.key, kv.value.Owned());
     }
+    if (n_vocab > n_tokens) RETURN_IF_ERROR(PadVocabulary(file, n_vocab, writer));
     vocab_file.emplace(std::move(file));
   } else {
     AddSelfMadeVocab(n_vocab, writer);

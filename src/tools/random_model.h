@@ -53,7 +53,10 @@ struct RandomModelOptions {
   // values are those of the F32 file of the same seed, quantized. Needs type F32.
   std::string quant_mix;
   std::string vocab_from;  // copy every tokenizer.* key of this GGUF instead of a made-up vocab
-  int threads = 0;         // 0: all hardware threads
+  // With vocab_from: pad its vocabulary to this many tokens ("[PADi]", as llama.cpp's converter
+  // pads to the embedding size); 0 keeps the file's size.
+  int64_t pad_vocab_to = 0;
+  int threads = 0;  // 0: all hardware threads
   bool progress = true;
 
   // deepseek2 only (MLA attention, Mixture-of-Experts). n_ff is the dense layers' width.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -270,6 +271,53 @@ TEST_F(RandomModelTest, VocabFromCopiesTheTokenizer) {
       static_cast<int64_t>(vocab->GetStringArray("tokenizer.ggml.tokens")->size());
   EXPECT_EQ(stats->n_vocab, n_vocab);
   EXPECT_EQ(file->FindTensor("token_embd.weight")->dims[1], n_vocab);
+}
+
+// The padded form is what makes a bench model loadable by llama.cpp-family tools at the exact
+// R1-Distill-Qwen shape: qwen2.gguf has 151,669 tokens, the embedding 151,936 rows.
+TEST_F(RandomModelTest, VocabFromPaddedToTheEmbeddingSize) {
+  SKIP_WITHOUT_SHARED("golden/tokenizer/qwen2.gguf");
+  const std::string source = (testing::SharedDir() / "golden/tokenizer/qwen2.gguf").string();
+  auto vocab = GgufFile::Open(source);
+  ASSERT_TRUE(vocab.ok());
+  const auto source_tokens = *vocab->GetStringArray("tokenizer.ggml.tokens");
+  const int64_t n_source = static_cast<int64_t>(source_tokens.size());
+  RandomModelOptions o = Tiny("qwen2", "padded.gguf");
+  o.vocab_from = source;
+  o.pad_vocab_to = n_source + 267;
+  auto stats = WriteRandomModel(o);
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->n_vocab, o.pad_vocab_to);
+  auto file = GgufFile::Open(o.output);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->FindTensor("token_embd.weight")->dims[1], o.pad_vocab_to);
+  const auto tokens = *file->GetStringArray("tokenizer.ggml.tokens");
+  ASSERT_EQ(static_cast<int64_t>(tokens.size()), o.pad_vocab_to);
+  for (int64_t i = 0; i < n_source; ++i) ASSERT_EQ(tokens[i], source_tokens[i]) << i;
+  EXPECT_EQ(tokens[n_source], "[PAD" + std::to_string(n_source) + "]");
+  EXPECT_EQ(tokens[o.pad_vocab_to - 1], "[PAD" + std::to_string(o.pad_vocab_to - 1) + "]");
+  const std::vector<int32_t> types =
+      (*file->GetArray("tokenizer.ggml.token_type", GgufType::kI32))->ToVector<int32_t>();
+  const std::vector<int32_t> source_types =
+      (*vocab->GetArray("tokenizer.ggml.token_type", GgufType::kI32))->ToVector<int32_t>();
+  ASSERT_EQ(static_cast<int64_t>(types.size()), o.pad_vocab_to);
+  EXPECT_TRUE(std::equal(source_types.begin(), source_types.end(), types.begin()));
+  EXPECT_EQ(types[n_source], 5);  // UNUSED
+  // Every other tokenizer key is copied as it is.
+  for (const GgufKeyValue& kv : vocab->metadata()) {
+    if (!kv.key.starts_with("tokenizer.") || kv.key == "tokenizer.ggml.tokens" ||
+        kv.key == "tokenizer.ggml.token_type") {
+      continue;
+    }
+    const GgufValue* got = file->Find(kv.key);
+    ASSERT_NE(got, nullptr) << kv.key;
+    EXPECT_TRUE(*got == kv.value) << kv.key;
+  }
+  // Padding below the file's own size is refused.
+  o.pad_vocab_to = n_source - 1;
+  auto refused = WriteRandomModel(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--vocab"), std::string::npos);
 }
 
 TEST_F(RandomModelTest, PresetOfTheR1DistillQwen) {
