@@ -346,9 +346,11 @@ struct InfoArgs {
 int RunInfo(const InfoArgs& args) {
   // A cached REF or alias names its file; info never downloads.
   Result<std::string> path = hub::ResolveModelPath(args.path, false);
-  Result<GgufFile> file = !path.ok()          ? Result<GgufFile>(path.status())
-                          : IsHfFolder(*path) ? LoadHfFolder(*path)
-                                              : GgufFile::Open(*path);
+  // A folder's FP8 weights are not decoded: info shows types and shapes only.
+  Result<GgufFile> file = !path.ok() ? Result<GgufFile>(path.status())
+                          : IsHfFolder(*path)
+                              ? LoadHfFolder(*path, FileLoad::kMap, HfTensorLoad::kLazy)
+                              : GgufFile::Open(*path);
   if (!file.ok()) {
     std::fprintf(stderr, "autarky info: %s\n", file.status().message().c_str());
     return 1;

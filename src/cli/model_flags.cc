@@ -60,7 +60,11 @@ Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n
   const FileLoad load = flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap;
   std::shared_ptr<const GgufFile> file;
   if (IsHfFolder(flags.model_path)) {  // a Hugging Face folder: safetensors + config.json
-    ASSIGN_OR_RETURN(GgufFile folder, LoadHfFolder(flags.model_path, load));
+    // With --quantize, FP8 weights are decoded one tensor at a time as they are quantized.
+    ASSIGN_OR_RETURN(
+        GgufFile folder,
+        LoadHfFolder(flags.model_path, load,
+                     flags.quantize.empty() ? HfTensorLoad::kMaterialize : HfTensorLoad::kLazy));
     file = std::make_shared<const GgufFile>(std::move(folder));
   } else {
     ASSIGN_OR_RETURN(GgufFile gguf, OpenGgufModel(flags.model_path, load));

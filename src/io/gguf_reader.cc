@@ -10,6 +10,7 @@
 #include "io/gguf_reader.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <utility>
@@ -478,7 +479,7 @@ Result<GgufFile> GgufFile::Assemble(std::string name, std::vector<uint8_t> metad
   for (const GgufExternalTensor& t : tensors) name_bytes += t.name.size();
   file.owned_names_.reserve(name_bytes);  // never reallocated below: views stay valid
   file.tensors_.reserve(tensors.size());
-  for (const GgufExternalTensor& t : tensors) {
+  for (GgufExternalTensor& t : tensors) {
     const std::string what = name + ": tensor " + Quoted(t.name) + ": ";
     if (t.name.empty() || t.name.size() > kGgufReaderMaxTensorNameBytes) {
       return ErrorStatus(what + "name length " + std::to_string(t.name.size()) + " is invalid");
@@ -504,7 +505,7 @@ Result<GgufFile> GgufFile::Assemble(std::string name, std::vector<uint8_t> metad
     const DTypeTraits& traits = Traits(t.type);
     const std::optional<size_t> n_bytes = RowBytes(t.type, n_elements);
     if (info.dims[0] % traits.block_elems != 0 || !n_bytes || *n_bytes != t.n_bytes ||
-        t.data == nullptr) {
+        (t.data == nullptr && !t.fill)) {
       return ErrorStatus(what + "shape " + ShapeString(info.dims, info.n_dims) + " of " +
                          std::string(traits.name) + " does not match its " +
                          std::to_string(t.n_bytes) + " bytes");
@@ -513,8 +514,28 @@ Result<GgufFile> GgufFile::Assemble(std::string name, std::vector<uint8_t> metad
     info.data = t.data;
     file.tensor_index_.emplace(info.name, file.tensors_.size());
     file.tensors_.push_back(info);
+    file.fills_.push_back(t.data == nullptr ? std::move(t.fill) : GgufTensorFill());
+    if (t.data == nullptr) ++file.n_lazy_;
   }
   return file;
+}
+
+Status GgufFile::ReadTensorData(const GgufTensorInfo& t, uint8_t* dst) const {
+  if (t.data != nullptr) {
+    std::memcpy(dst, t.data, t.n_bytes);
+    return Status::Ok();
+  }
+  const size_t index = static_cast<size_t>(&t - tensors_.data());
+  CHECK_MSG(index < fills_.size() && fills_[index], "a tensor without data or fill function");
+  return fills_[index](dst);
+}
+
+Result<std::span<const uint8_t>> GgufFile::TensorBytes(const GgufTensorInfo& t,
+                                                       std::vector<uint8_t>* scratch) const {
+  if (t.data != nullptr) return std::span<const uint8_t>(t.data, t.n_bytes);
+  scratch->resize(t.n_bytes);
+  RETURN_IF_ERROR(ReadTensorData(t, scratch->data()));
+  return std::span<const uint8_t>(scratch->data(), t.n_bytes);
 }
 
 const GgufValue* GgufFile::Find(std::string_view key) const {

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -49,6 +50,7 @@ struct GgufTensorInfo {
   size_t n_bytes = 0;        // bytes of data
   // The data, inside the mapping. Opened files are mapped at a page boundary, so this is
   // aligned to the file's alignment (32 bytes by default); Parse() keeps the caller's alignment.
+  // Null for a lazy tensor of an assembled file (see GgufFile::ReadTensorData).
   const uint8_t* data = nullptr;
   uint64_t info_offset = 0;  // byte offset of this tensor's info record (for error messages)
 
@@ -58,13 +60,20 @@ struct GgufTensorInfo {
   int64_t n_rows() const { return n_elements / dims[0]; }
 };
 
-// A tensor whose bytes live outside any GGUF image, for GgufFile::Assemble.
+// Produces a lazy tensor's bytes (exactly its n_bytes) into `dst`; an error is one of the
+// source's (e.g. a scale tensor that does not fit). May be called any number of times.
+using GgufTensorFill = std::function<Status(uint8_t* dst)>;
+
+// A tensor whose bytes live outside any GGUF image, for GgufFile::Assemble: either `data`, or
+// (data null) `fill`, which decodes them on demand so that a model larger than RAM once decoded
+// (FP8 folders become BF16) can be converted one tensor at a time.
 struct GgufExternalTensor {
   std::string name;
   DType type = DType::kF32;
   std::vector<int64_t> dims;  // ggml order, 1..4 entries, each >= 1
   const uint8_t* data = nullptr;
-  size_t n_bytes = 0;  // must equal the size of `dims` in `type`
+  size_t n_bytes = 0;   // must equal the size of `dims` in `type`
+  GgufTensorFill fill;  // used when data is null
 };
 
 class GgufFile {
@@ -84,6 +93,10 @@ class GgufFile {
   static Result<GgufFile> Assemble(std::string name, std::vector<uint8_t> metadata_image,
                                    std::vector<GgufExternalTensor> tensors,
                                    std::shared_ptr<const void> owner);
+
+  // Assembled files may hold lazy tensors (data null); Open/Parse/FromImage never do. Code that
+  // reads tensor bytes of a file that may be assembled uses ReadTensorData or TensorBytes.
+  bool has_lazy_tensors() const { return n_lazy_ > 0; }
 
   // Validates a GGUF image held in memory and takes ownership of it (e.g. a model quantized at
   // load time). Tensor data is only as aligned as the vector's buffer.
@@ -157,6 +170,14 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* FindTensor(std::string_view name) const;  // nullptr when absent
   Result<const GgufTensorInfo*> GetTensor(std::string_view name) const;
+  // Writes the bytes of `t` (one of tensors()) to dst[0, t.n_bytes): a copy, or for a lazy
+  // tensor the output of its fill function.
+  Status ReadTensorData(const GgufTensorInfo& t, uint8_t* dst) const;
+  // The bytes of `t`: a view of its data, or for a lazy tensor `scratch` resized and filled
+  // (valid until scratch changes). Callers free the scratch between tensors to keep memory at
+  // one tensor.
+  Result<std::span<const uint8_t>> TensorBytes(const GgufTensorInfo& t,
+                                               std::vector<uint8_t>* scratch) const;
 
  private:
   friend class GgufParser;
@@ -182,6 +203,8 @@ class GgufFile {
   std::unordered_map<std::string_view, size_t> key_index_;
   std::vector<GgufTensorInfo> tensors_;
   std::unordered_map<std::string_view, size_t> tensor_index_;
+  std::vector<GgufTensorFill> fills_;  // Assemble only: parallel to tensors_, empty when resident
+  size_t n_lazy_ = 0;
 };
 
 template <typename T>

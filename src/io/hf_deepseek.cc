@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "io/hf_json.h"
@@ -20,6 +22,9 @@ constexpr uint32_t kGatingSoftmax = 1;
 constexpr uint32_t kGatingSigmoid = 2;
 
 size_t ElementSize(DType t) { return t == DType::kF32 ? 4 : 2; }
+
+// An expert slot that has received its matrix (bytes or a fill function).
+bool Present(const GgufExternalTensor& t) { return t.data != nullptr || t.fill != nullptr; }
 
 Status CheckPositive(const std::string& config_name, const char* what, int64_t v) {
   if (v < 1) {
@@ -236,16 +241,6 @@ std::string DeepseekGgufName(const std::string& hf, const HfDeepseekShape& shape
   return blk + stack + "#" + std::to_string(std::stoll(expert));
 }
 
-void DeepseekTensorAssembler::Release(const uint8_t* data) {
-  // The pieces were converted just before; their buffers are near the end.
-  for (auto it = buffers_->rbegin(); it != buffers_->rend(); ++it) {
-    if (!it->empty() && it->data() == data) {
-      std::vector<uint8_t>().swap(*it);
-      return;
-    }
-  }
-}
-
 Status DeepseekTensorAssembler::AddExpert(GgufExternalTensor t, const std::string& base,
                                           int64_t expert, std::vector<GgufExternalTensor>* out) {
   if (expert >= shape_.n_expert) {
@@ -255,44 +250,44 @@ Status DeepseekTensorAssembler::AddExpert(GgufExternalTensor t, const std::strin
   std::vector<GgufExternalTensor>& pieces = pending_[base];
   if (pieces.empty()) pieces.resize(static_cast<size_t>(shape_.n_expert));
   GgufExternalTensor& slot = pieces[static_cast<size_t>(expert)];
-  if (slot.data != nullptr) {
+  if (Present(slot)) {
     return ErrorStatus("tensor '" + base + "': expert " + std::to_string(expert) + " twice");
   }
   if (t.dims.size() != 2) {
     return ErrorStatus("tensor '" + base + "': expert " + std::to_string(expert) +
                        " is not a matrix");
   }
-  auto first = std::find_if(pieces.begin(), pieces.end(),
-                            [](const GgufExternalTensor& p) { return p.data != nullptr; });
+  auto first = std::find_if(pieces.begin(), pieces.end(), Present);
   if (first != pieces.end() && (first->dims != t.dims || first->type != t.type)) {
     return ErrorStatus("tensor '" + base + "': expert " + std::to_string(expert) +
                        " differs in shape or dtype from the others");
   }
   slot = std::move(t);
-  if (std::any_of(pieces.begin(), pieces.end(),
-                  [](const GgufExternalTensor& p) { return p.data == nullptr; })) {
-    return Status::Ok();
-  }
+  if (!std::all_of(pieces.begin(), pieces.end(), Present)) return Status::Ok();
   // All experts are here: one {k, n, n_expert} tensor, expert-major as torch.stack(dim=0).
   GgufExternalTensor stacked;
   stacked.name = base;
   stacked.type = pieces[0].type;
   stacked.dims = {pieces[0].dims[0], pieces[0].dims[1], shape_.n_expert};
   const size_t piece_bytes = pieces[0].n_bytes;
-  std::vector<uint8_t>& buf =
-      buffers_->emplace_back(piece_bytes * static_cast<size_t>(shape_.n_expert));
-  for (size_t e = 0; e < pieces.size(); ++e) {
-    std::memcpy(buf.data() + e * piece_bytes, pieces[e].data, piece_bytes);
-  }
-  stacked.data = buf.data();
-  stacked.n_bytes = buf.size();
-  for (const GgufExternalTensor& piece : pieces) Release(piece.data);
+  stacked.n_bytes = piece_bytes * static_cast<size_t>(shape_.n_expert);
+  stacked.fill = [pieces = std::move(pieces), piece_bytes](uint8_t* dst) -> Status {
+    for (size_t e = 0; e < pieces.size(); ++e) {
+      uint8_t* slice = dst + e * piece_bytes;
+      if (pieces[e].data != nullptr) {
+        std::memcpy(slice, pieces[e].data, piece_bytes);
+      } else {
+        RETURN_IF_ERROR(pieces[e].fill(slice));
+      }
+    }
+    return Status::Ok();
+  };
   pending_.erase(base);
   out->push_back(std::move(stacked));
   return Status::Ok();
 }
 
-Status DeepseekTensorAssembler::SplitKvB(const GgufExternalTensor& t,
+Status DeepseekTensorAssembler::SplitKvB(GgufExternalTensor t,
                                          std::vector<GgufExternalTensor>* out) {
   const int64_t per_head = shape_.qk_nope + shape_.v_head;
   if (t.dims.size() != 2 || t.dims[0] != shape_.kv_lora || t.dims[1] != shape_.n_head * per_head) {
@@ -305,29 +300,50 @@ Status DeepseekTensorAssembler::SplitKvB(const GgufExternalTensor& t,
   }
   const size_t es = ElementSize(t.type);
   const int64_t kv_lora = shape_.kv_lora, nope = shape_.qk_nope, v = shape_.v_head;
+  const int64_t n_head = shape_.n_head;
   const std::string prefix =
       t.name.substr(0, t.name.size() - std::string("attn_kv_b.weight").size());
-  // attn_k_b: per head, the transpose of the head's nope rows: {nope, kv_lora, n_head}.
-  std::vector<uint8_t>& kb = buffers_->emplace_back(es * nope * kv_lora * shape_.n_head);
-  for (int64_t h = 0; h < shape_.n_head; ++h) {
-    for (int64_t r = 0; r < kv_lora; ++r) {
-      for (int64_t i = 0; i < nope; ++i) {
-        const uint8_t* src = t.data + ((h * per_head + i) * kv_lora + r) * es;
-        std::memcpy(kb.data() + ((h * kv_lora + r) * nope + i) * es, src, es);
-      }
+  // Both halves read the whole of attn_kv_b (a few MB): each decodes it if it is lazy.
+  auto source = std::make_shared<const GgufExternalTensor>(std::move(t));
+  auto with_source = [source](const std::function<void(const uint8_t*)>& use) -> Status {
+    if (source->data != nullptr) {
+      use(source->data);
+      return Status::Ok();
     }
-  }
-  out->push_back(
-      {prefix + "attn_k_b.weight", t.type, {nope, kv_lora, shape_.n_head}, kb.data(), kb.size()});
+    std::vector<uint8_t> decoded(source->n_bytes);
+    RETURN_IF_ERROR(source->fill(decoded.data()));
+    use(decoded.data());
+    return Status::Ok();
+  };
+  // attn_k_b: per head, the transpose of the head's nope rows: {nope, kv_lora, n_head}.
+  GgufExternalTensor kb{prefix + "attn_k_b.weight",   source->type,
+                        {nope, kv_lora, n_head},      nullptr,
+                        es * nope * kv_lora * n_head, nullptr};
+  kb.fill = [with_source, es, per_head, kv_lora, nope, n_head](uint8_t* dst) {
+    return with_source([&](const uint8_t* kv_b) {
+      for (int64_t h = 0; h < n_head; ++h) {
+        for (int64_t r = 0; r < kv_lora; ++r) {
+          for (int64_t i = 0; i < nope; ++i) {
+            const uint8_t* src = kv_b + ((h * per_head + i) * kv_lora + r) * es;
+            std::memcpy(dst + ((h * kv_lora + r) * nope + i) * es, src, es);
+          }
+        }
+      }
+    });
+  };
+  out->push_back(std::move(kb));
   // attn_v_b: per head, the head's value rows as they are: {kv_lora, v, n_head}.
-  std::vector<uint8_t>& vb = buffers_->emplace_back(es * v * kv_lora * shape_.n_head);
+  GgufExternalTensor vb{prefix + "attn_v_b.weight", source->type, {kv_lora, v, n_head}, nullptr,
+                        es * v * kv_lora * n_head,  nullptr};
   const size_t row = es * kv_lora;
-  for (int64_t h = 0; h < shape_.n_head; ++h) {
-    std::memcpy(vb.data() + h * v * row, t.data + (h * per_head + nope) * row, v * row);
-  }
-  out->push_back(
-      {prefix + "attn_v_b.weight", t.type, {kv_lora, v, shape_.n_head}, vb.data(), vb.size()});
-  Release(t.data);
+  vb.fill = [with_source, row, per_head, nope, v, n_head](uint8_t* dst) {
+    return with_source([&](const uint8_t* kv_b) {
+      for (int64_t h = 0; h < n_head; ++h) {
+        std::memcpy(dst + h * v * row, kv_b + (h * per_head + nope) * row, v * row);
+      }
+    });
+  };
+  out->push_back(std::move(vb));
   return Status::Ok();
 }
 
@@ -338,7 +354,7 @@ Status DeepseekTensorAssembler::Add(GgufExternalTensor t, std::vector<GgufExtern
     t.name = base;
     return AddExpert(std::move(t), base, expert, out);
   }
-  if (t.name.ends_with(".attn_kv_b.weight")) return SplitKvB(t, out);
+  if (t.name.ends_with(".attn_kv_b.weight")) return SplitKvB(std::move(t), out);
   out->push_back(std::move(t));
   return Status::Ok();
 }
@@ -346,7 +362,7 @@ Status DeepseekTensorAssembler::Add(GgufExternalTensor t, std::vector<GgufExtern
 Status DeepseekTensorAssembler::Finish() const {
   for (const auto& [base, pieces] : pending_) {
     for (size_t e = 0; e < pieces.size(); ++e) {
-      if (pieces[e].data == nullptr) {
+      if (!Present(pieces[e])) {
         return ErrorStatus("tensor '" + base + "': expert " + std::to_string(e) +
                            " is missing (n_routed_experts is " + std::to_string(shape_.n_expert) +
                            ")");

@@ -45,13 +45,13 @@ std::string DeepseekGgufName(const std::string& hf, const HfDeepseekShape& shape
 
 // Takes the converted tensors in the loader's order (embedding, then layer by layer, each
 // layer's names sorted) and passes them on, except that each layer's expert pieces become one
-// {k, n, n_expert} tensor once all n_expert have arrived (their converted buffers, if any, are
-// freed then, so FP8 experts are held decoded twice for one stack at most), and attn_kv_b
-// becomes attn_k_b {qk_nope, kv_lora, n_head} and attn_v_b {kv_lora, v_head, n_head}.
+// {k, n, n_expert} tensor once all n_expert have arrived, and attn_kv_b becomes attn_k_b
+// {qk_nope, kv_lora, n_head} and attn_v_b {kv_lora, v_head, n_head}. Both results are lazy
+// (GgufExternalTensor::fill): the stack fills each expert (a view or its own fill) into its
+// slice, so no expert is held decoded twice and `convert` holds one stack at a time.
 class DeepseekTensorAssembler {
  public:
-  DeepseekTensorAssembler(const HfDeepseekShape& shape, std::vector<std::vector<uint8_t>>* buffers)
-      : shape_(shape), buffers_(buffers) {}
+  explicit DeepseekTensorAssembler(const HfDeepseekShape& shape) : shape_(shape) {}
 
   Status Add(GgufExternalTensor t, std::vector<GgufExternalTensor>* out);
   // Errors if an expert stack is incomplete.
@@ -60,11 +60,9 @@ class DeepseekTensorAssembler {
  private:
   Status AddExpert(GgufExternalTensor t, const std::string& base, int64_t expert,
                    std::vector<GgufExternalTensor>* out);
-  Status SplitKvB(const GgufExternalTensor& t, std::vector<GgufExternalTensor>* out);
-  void Release(const uint8_t* data);
+  Status SplitKvB(GgufExternalTensor t, std::vector<GgufExternalTensor>* out);
 
   HfDeepseekShape shape_;
-  std::vector<std::vector<uint8_t>>* buffers_;
   std::map<std::string, std::vector<GgufExternalTensor>> pending_;  // stack name -> pieces
 };
 

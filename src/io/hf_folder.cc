@@ -2,7 +2,11 @@
 // tokenizer.ggml.* keys, safetensors tensors renamed (and where needed converted) to GGUF's.
 #include "io/hf_folder.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -40,7 +44,9 @@ constexpr int64_t kFp8Block = 128;
 // Keeps the safetensors mappings and the converted tensors alive for the GgufFile.
 struct FolderData {
   std::vector<SafetensorsFile> files;
-  std::vector<std::vector<uint8_t>> buffers;  // inner buffers never move once filled
+  // Vectors, rope_freqs and, when materialized, the decoded tensors. Growing the outer vector
+  // moves the inner ones, which keeps their heap buffers in place.
+  std::vector<std::vector<uint8_t>> buffers;
 };
 
 // ---- architecture and hyper-parameters ----
@@ -210,7 +216,7 @@ std::string GgufName(const std::string& hf) {
   return "blk." + layer + "." + it->second;
 }
 
-float Fp8E4m3ToFp32(uint8_t v) {
+float Fp8E4m3Decode(uint8_t v) {
   const int sign = v >> 7;
   const int exp = (v >> 3) & 15;
   const int mant = v & 7;
@@ -223,6 +229,17 @@ float Fp8E4m3ToFp32(uint8_t v) {
     out = std::ldexp(1.0f + static_cast<float>(mant) / 8.0f, exp - 7);
   }
   return sign ? -out : out;
+}
+
+// The 256 E4M3 values, tabulated once: decoding R1's 700 GB one code at a time with ldexp would
+// dominate the conversion.
+float Fp8E4m3ToFp32(uint8_t v) {
+  static const std::array<float, 256> kTable = [] {
+    std::array<float, 256> table{};
+    for (int i = 0; i < 256; ++i) table[i] = Fp8E4m3Decode(static_cast<uint8_t>(i));
+    return table;
+  }();
+  return kTable[v];
 }
 
 // Reads element i of a float tensor (F32/F16/BF16) as F32.
@@ -274,8 +291,18 @@ struct TensorSource {
   const SafetensorsFile* file = nullptr;
 };
 
+// Hands the whole pages of mapped file bytes back to the kernel once they are decoded, so that a
+// conversion's resident memory stays about one tensor instead of growing with the file (they are
+// read again from the file if needed). Only for kMap: DONTNEED would zero a heap copy.
+void DropMappedPages(const uint8_t* p, size_t n) {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 Result<GgufExternalTensor> ConvertTensor(const std::string& gguf_name, const TensorSource& src,
-                                         const TensorSource* scale, const ArchMap& map,
+                                         const TensorSource* scale, const ArchMap& map, bool mapped,
                                          FolderData& data) {
   const SafetensorsTensor& t = *src.tensor;
   const std::string what = src.file->name() + ": tensor '" + t.name + "'";
@@ -305,7 +332,6 @@ Result<GgufExternalTensor> ConvertTensor(const std::string& gguf_name, const Ten
     return out;
   }
 
-  const uint8_t* bytes = t.data;
   size_t elem = StDTypeSize(t.dtype);
   if (t.dtype == StDType::kF8E4M3) {
     if (scale == nullptr) {
@@ -318,20 +344,24 @@ Result<GgufExternalTensor> ConvertTensor(const std::string& gguf_name, const Ten
       return ErrorStatus(scale->file->name() + ": tensor '" + s.name + "': expected a float [" +
                          std::to_string(want_r) + ", " + std::to_string(want_c) + "] scale");
     }
-    std::vector<uint8_t>& buf = data.buffers.emplace_back(2 * t.n_elements);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      for (int64_t c = 0; c < row_elems; ++c) {
-        const float v = Fp8E4m3ToFp32(t.data[r * row_elems + c]) *
-                        LoadFloat(s, (r / kFp8Block) * want_c + c / kFp8Block);
-        const uint16_t b = Fp32ToBf16(v);
-        std::memcpy(buf.data() + 2 * (r * row_elems + c), &b, 2);
+    // Decoded on demand: an FP8 model is twice its size as BF16 (DeepSeek-R1: 1.3 TB).
+    out.fill = [codes = &t, scales = &s, n_rows, row_elems, want_c, mapped](uint8_t* dst) {
+      for (int64_t r = 0; r < n_rows; ++r) {
+        for (int64_t c = 0; c < row_elems; ++c) {
+          const float v = Fp8E4m3ToFp32(codes->data[r * row_elems + c]) *
+                          LoadFloat(*scales, (r / kFp8Block) * want_c + c / kFp8Block);
+          const uint16_t b = Fp32ToBf16(v);
+          std::memcpy(dst + 2 * (r * row_elems + c), &b, 2);
+        }
       }
-    }
+      if (mapped) DropMappedPages(codes->data, codes->n_bytes);
+      return Status::Ok();
+    };
     out.type = DType::kBF16;
-    bytes = buf.data();
     elem = 2;
   } else if (IsFloat(t.dtype)) {
     out.type = ToDType(t.dtype);
+    out.data = t.data;
   } else {
     return ErrorStatus(what + ": dtype " + std::string(StDTypeName(t.dtype)) +
                        " is not supported for weights");
@@ -346,15 +376,28 @@ Result<GgufExternalTensor> ConvertTensor(const std::string& gguf_name, const Ten
       return ErrorStatus(what + ": " + std::to_string(n_rows) + " rows do not split into " +
                          std::to_string(n_head) + " heads of even size");
     }
-    std::vector<uint8_t>& buf = data.buffers.emplace_back(out.n_bytes);
-    PermuteHeads(bytes, buf.data(), n_rows, row_elems * elem, n_head);
-    bytes = buf.data();
-  } else if (reinterpret_cast<uintptr_t>(bytes) % elem != 0) {
+    const size_t row_bytes = static_cast<size_t>(row_elems) * elem;
+    const size_t n_bytes = out.n_bytes;
+    out.fill = [src = out.data, decode = std::move(out.fill), n_rows, row_bytes, n_head,
+                n_bytes](uint8_t* dst) -> Status {
+      if (src != nullptr) {
+        PermuteHeads(src, dst, n_rows, row_bytes, n_head);
+        return Status::Ok();
+      }
+      std::vector<uint8_t> decoded(n_bytes);
+      RETURN_IF_ERROR(decode(decoded.data()));
+      PermuteHeads(decoded.data(), dst, n_rows, row_bytes, n_head);
+      return Status::Ok();
+    };
+    out.data = nullptr;
+  } else if (out.data != nullptr && reinterpret_cast<uintptr_t>(out.data) % elem != 0) {
     // The kernels read whole elements: copy a misaligned tensor (writers align them anyway).
-    std::vector<uint8_t>& buf = data.buffers.emplace_back(bytes, bytes + out.n_bytes);
-    bytes = buf.data();
+    out.fill = [src = out.data, n_bytes = out.n_bytes](uint8_t* dst) {
+      std::memcpy(dst, src, n_bytes);
+      return Status::Ok();
+    };
+    out.data = nullptr;
   }
-  out.data = bytes;
   return out;
 }
 
@@ -365,7 +408,7 @@ bool IsHfFolder(const std::string& path) {
   return fs::is_directory(path, ec) && fs::is_regular_file(fs::path(path) / "config.json", ec);
 }
 
-Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
+Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode, HfTensorLoad load) {
   const fs::path dir(dir_name);
   if (!IsHfFolder(dir_name)) {
     return ErrorStatus(dir_name + ": not a Hugging Face model folder (no config.json)");
@@ -450,7 +493,8 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
                        DType::kF32,
                        {static_cast<int64_t>(rope_freqs.size())},
                        buf.data(),
-                       buf.size()});
+                       buf.size(),
+                       nullptr});
   }
   // Order as llama.cpp's converter: embedding first, then by layer, then the output.
   std::vector<std::pair<std::string, const TensorSource*>> order;
@@ -475,15 +519,15 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
   std::sort(order.begin(), order.end(),
             [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
   bool any_f16 = false, any_bf16 = false;
-  data->buffers.reserve(order.size() + 1);
   std::optional<DeepseekTensorAssembler> assembler;
-  if (map.deepseek) assembler.emplace(map.deepseek_shape, &data->buffers);
+  if (map.deepseek) assembler.emplace(map.deepseek_shape);
   for (const auto& [gguf, src] : order) {
     const TensorSource* scale = nullptr;
     if (auto it = sources.find(src->tensor->name + "_scale_inv"); it != sources.end()) {
       scale = &it->second;
     }
-    ASSIGN_OR_RETURN(GgufExternalTensor t, ConvertTensor(gguf, *src, scale, map, *data));
+    ASSIGN_OR_RETURN(GgufExternalTensor t,
+                     ConvertTensor(gguf, *src, scale, map, mode == FileLoad::kMap, *data));
     any_f16 = any_f16 || t.type == DType::kF16;
     any_bf16 = any_bf16 || t.type == DType::kBF16;
     if (assembler) {
@@ -493,6 +537,15 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode) {
     }
   }
   if (assembler) RETURN_IF_ERROR(assembler->Finish());
+  if (load == HfTensorLoad::kMaterialize) {
+    for (GgufExternalTensor& t : tensors) {
+      if (t.data != nullptr) continue;
+      std::vector<uint8_t>& buf = data->buffers.emplace_back(t.n_bytes);
+      RETURN_IF_ERROR(t.fill(buf.data()));
+      t.data = buf.data();
+      t.fill = nullptr;
+    }
+  }
   w.Set("general.file_type", GgufValue::U32(any_bf16  ? kFileTypeBF16
                                             : any_f16 ? kFileTypeF16
                                                       : kFileTypeAllF32));

@@ -1,9 +1,12 @@
-// ConvertModel: a Hugging Face folder, assembled in memory by LoadHfFolder, streamed to GGUF.
+// ConvertModel: a Hugging Face folder, assembled by LoadHfFolder, streamed to GGUF one tensor
+// at a time (tensors that need decoding are decoded just before they are written).
 #include "tools/convert_model.h"
 
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "io/gguf_writer.h"
 #include "io/hf_folder.h"
@@ -14,7 +17,9 @@ namespace autarky::tools {
 
 Result<ConvertModelStats> ConvertModel(const ConvertModelOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(GgufFile folder, LoadHfFolder(options.input));
+  // Lazy: tensors that need decoding (FP8, stacked experts) are decoded one at a time below.
+  ASSIGN_OR_RETURN(GgufFile folder,
+                   LoadHfFolder(options.input, FileLoad::kMap, HfTensorLoad::kLazy));
   ConvertModelStats stats;
   stats.n_tensors = static_cast<int>(folder.tensors().size());
   if (!options.type.empty()) {
@@ -39,8 +44,11 @@ Result<ConvertModelStats> ConvertModel(const ConvertModelOptions& options) {
     RETURN_IF_ERROR(writer.Begin(options.output));
     std::optional<ProgressBar> progress;
     if (options.progress) progress.emplace("convert", total, stderr);
+    std::vector<uint8_t> scratch;  // the one decoded tensor, freed before the next
     for (const GgufTensorInfo& t : folder.tensors()) {
-      RETURN_IF_ERROR(writer.WriteTensor(t.name, t.data, t.n_bytes));
+      ASSIGN_OR_RETURN(std::span<const uint8_t> bytes, folder.TensorBytes(t, &scratch));
+      RETURN_IF_ERROR(writer.WriteTensor(t.name, bytes.data(), bytes.size()));
+      std::vector<uint8_t>().swap(scratch);
       stats.output_bytes += t.n_bytes;
       if (progress) progress->Update(stats.output_bytes, std::string(t.name));
     }

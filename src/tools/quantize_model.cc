@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "io/gguf_reader.h"
@@ -61,8 +62,9 @@ Result<ModelFacts> ReadFacts(const GgufFile& file) {
 }
 
 // Converts one tensor chunk by chunk and appends the result to the writer.
-Status ConvertTensor(const GgufTensorInfo& t, DType target, ThreadPool& pool, GgufWriter& writer,
-                     std::vector<float>& f32, std::vector<uint8_t>& out,
+// `data` holds t's bytes (its mapping, or a lazy tensor's decoded copy).
+Status ConvertTensor(const GgufTensorInfo& t, const uint8_t* data, DType target, ThreadPool& pool,
+                     GgufWriter& writer, std::vector<float>& f32, std::vector<uint8_t>& out,
                      const std::function<void(uint64_t)>& on_bytes_read) {
   const int64_t row = t.row_elements();
   const int64_t n_rows = t.n_rows();
@@ -79,14 +81,15 @@ Status ConvertTensor(const GgufTensorInfo& t, DType target, ThreadPool& pool, Gg
     pool.ParallelFor(n_tasks, [&](int64_t task, int /*thread*/) {
       const int64_t r0 = task * task_rows;
       const int64_t r1 = std::min(rows, r0 + task_rows);
-      const uint8_t* src = t.data + static_cast<size_t>(first + r0) * in_row_bytes;
+      const uint8_t* src = data + static_cast<size_t>(first + r0) * in_row_bytes;
       float* rows_f32 = f32.data() + r0 * row;
       // Elementwise conversions are exact, so every source type goes through F32 first.
       kernels::DequantizeRow(t.type, src, rows_f32, (r1 - r0) * row);
       kernels::QuantizeRows(target, rows_f32, out.data() + static_cast<size_t>(r0) * out_row_bytes,
                             r1 - r0, row);
     });
-    RETURN_IF_ERROR(writer.AppendTensorData({out.data(), static_cast<size_t>(rows) * out_row_bytes}));
+    RETURN_IF_ERROR(
+        writer.AppendTensorData({out.data(), static_cast<size_t>(rows) * out_row_bytes}));
     on_bytes_read(static_cast<uint64_t>(rows) * in_row_bytes);
   }
   return Status::Ok();
@@ -142,7 +145,8 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
     const bool float_source =
         t.type == DType::kF32 || t.type == DType::kF16 || t.type == DType::kBF16;
     if (!float_source && !options.allow_requantize) {
-      return ErrorStatus(what + ": the input is already quantized; requantizing loses accuracy, "
+      return ErrorStatus(what +
+                         ": the input is already quantized; requantizing loses accuracy, "
                          "pass --allow-requantize to do it anyway");
     }
   }
@@ -179,8 +183,9 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
                                                     : writer.Begin(options.output));
   }
   int index = 0;
-  std::vector<float> f32;    // {chunk_rows, row} of the tensor being converted
-  std::vector<uint8_t> out;  // the same rows in the target type
+  std::vector<float> f32;        // {chunk_rows, row} of the tensor being converted
+  std::vector<uint8_t> out;      // the same rows in the target type
+  std::vector<uint8_t> scratch;  // a lazy tensor's decoded bytes, one tensor at a time
   for (const PlannedTensor& p : plan) {
     const GgufTensorInfo& t = file.tensors()[p.index];
     const size_t out_bytes = *RowBytes(p.target, t.row_elements()) * t.n_rows();
@@ -192,25 +197,33 @@ Result<QuantizeModelStats> QuantizeModel(const QuantizeModelOptions& options) {
                   ProgressBar::FormatBytes(out_bytes).c_str(),
                   p.fell_back ? "  (fallback: row length)" : "");
     log(line);
+    // A lazy tensor (an FP8 folder's weights) is decoded here and freed after the tensor.
+    std::span<const uint8_t> bytes;
+    if (!options.dry_run) {
+      ASSIGN_OR_RETURN(bytes, file.TensorBytes(t, &scratch));
+    }
     if (p.target == t.type) {
       ++stats.n_copied;
-      if (!options.dry_run) RETURN_IF_ERROR(writer.WriteTensor(t.name, t.data, t.n_bytes));
+      if (!options.dry_run) RETURN_IF_ERROR(writer.WriteTensor(t.name, bytes.data(), bytes.size()));
       bytes_done += t.n_bytes;
     } else {
       ++stats.n_converted;
       if (options.dry_run) {
         bytes_done += t.n_bytes;
       } else {
-        RETURN_IF_ERROR(ConvertTensor(t, p.target, pool, writer, f32, out, [&](uint64_t n) {
-          bytes_done += n;
-          if (options.progress) progress.Update(bytes_done, std::string(t.name));
-        }));
+        RETURN_IF_ERROR(
+            ConvertTensor(t, bytes.data(), p.target, pool, writer, f32, out, [&](uint64_t n) {
+              bytes_done += n;
+              if (options.progress) progress.Update(bytes_done, std::string(t.name));
+            }));
       }
     }
+    std::vector<uint8_t>().swap(scratch);
     if (options.progress) progress.Update(bytes_done, std::string(t.name));
   }
   if (!options.dry_run) RETURN_IF_ERROR(writer.Finish());
-  if (!options.dry_run && options.output_image != nullptr) *options.output_image = writer.TakeBuffer();
+  if (!options.dry_run && options.output_image != nullptr)
+    *options.output_image = writer.TakeBuffer();
   if (options.progress) progress.Finish();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;

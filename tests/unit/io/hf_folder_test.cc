@@ -912,5 +912,133 @@ TEST(HfDeepseekFolderErrors, MissingExpertAndBadConfigAreCleanErrors) {
   expect_error("field 'qk_rope_head_dim' is missing");
 }
 
+// ---- lazy decoding (convert and --quantize hold one decoded tensor at a time) ----
+
+std::vector<uint8_t> ReadBytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Rewrites dir/model.safetensors with every *_proj.weight as E4M3 codes (a fixed LCG, NaN
+// avoided) under 128x128 block scales that differ per block, so a block index mix-up shows.
+void MakeProjectionsFp8(const fs::path& dir) {
+  std::vector<StTensor> tensors;
+  {  // the mapping closes before the file is rewritten
+    auto file = SafetensorsFile::Open((dir / "model.safetensors").string());
+    ASSERT_TRUE(file.ok()) << file.status().message();
+    uint32_t state = 777;
+    for (const SafetensorsTensor& t : file->tensors()) {
+      StTensor st{t.name, std::string(StDTypeName(t.dtype)), t.shape,
+                  std::vector<uint8_t>(t.data, t.data + t.n_bytes)};
+      if (t.name.ends_with("_proj.weight") && t.shape.size() == 2) {
+        st.dtype = "F8_E4M3";
+        st.bytes.assign(t.n_elements, 0);
+        for (uint8_t& c : st.bytes) {
+          state = state * 1664525u + 1013904223u;
+          c = static_cast<uint8_t>(state >> 24);
+          if ((c & 0x7F) == 0x7F) c ^= 1;
+        }
+        const int64_t br = (t.shape[0] + 127) / 128, bc = (t.shape[1] + 127) / 128;
+        std::vector<uint8_t> scales(4 * br * bc);
+        for (int64_t i = 0; i < br * bc; ++i) {
+          const float s = std::ldexp(1.0f + 0.125f * static_cast<float>(i % 5), -10);
+          std::memcpy(scales.data() + 4 * i, &s, 4);
+        }
+        tensors.push_back({t.name + "_scale_inv", "F32", {br, bc}, scales});
+      }
+      tensors.push_back(std::move(st));
+    }
+  }
+  WriteSafetensors(dir / "model.safetensors", tensors);
+}
+
+// The GGUF the converter wrote before tensors became lazy: the materialized folder's bytes.
+void WriteMaterialized(const GgufFile& folder, const fs::path& out) {
+  GgufWriter writer;
+  writer.CopyMetadataFrom(folder);
+  for (const GgufTensorInfo& t : folder.tensors()) {
+    ASSERT_TRUE(writer.AddTensor(t.name, t.type, t.shape()).ok());
+  }
+  ASSERT_TRUE(writer.Begin(out.string()).ok());
+  for (const GgufTensorInfo& t : folder.tensors()) {
+    ASSERT_TRUE(writer.WriteTensor(t.name, t.data, t.n_bytes).ok());
+  }
+  ASSERT_TRUE(writer.Finish().ok());
+}
+
+// An FP8 folder loaded lazily has the materialized folder's tensors (FP8 weights, permuted
+// llama Q/K, DeepSeek expert stacks and attn_k_b/attn_v_b decoded on demand), and `convert`,
+// plain and --type Q8_0, writes byte for byte the GGUF of the materialized folder.
+void ExpectLazyConvertEqualsMaterialized(const fs::path& dir) {
+  auto eager = LoadHfFolder(dir.string());
+  ASSERT_TRUE(eager.ok()) << eager.status().message();
+  EXPECT_FALSE(eager->has_lazy_tensors());
+  auto lazy = LoadHfFolder(dir.string(), FileLoad::kMap, HfTensorLoad::kLazy);
+  ASSERT_TRUE(lazy.ok()) << lazy.status().message();
+  EXPECT_TRUE(lazy->has_lazy_tensors());
+  ASSERT_EQ(lazy->tensors().size(), eager->tensors().size());
+  int n_lazy = 0;
+  for (size_t i = 0; i < lazy->tensors().size(); ++i) {
+    const GgufTensorInfo& t = lazy->tensors()[i];
+    const GgufTensorInfo& u = eager->tensors()[i];
+    ASSERT_EQ(t.name, u.name);
+    EXPECT_EQ(t.type, u.type) << t.name;
+    EXPECT_EQ(t.dims, u.dims) << t.name;
+    ASSERT_EQ(t.n_bytes, u.n_bytes) << t.name;
+    n_lazy += t.data == nullptr;
+    std::vector<uint8_t> bytes(t.n_bytes);
+    ASSERT_TRUE(lazy->ReadTensorData(t, bytes.data()).ok()) << t.name;
+    EXPECT_EQ(std::memcmp(bytes.data(), u.data, t.n_bytes), 0) << t.name;
+  }
+  EXPECT_GT(n_lazy, 0);
+
+  WriteMaterialized(*eager, dir / "materialized.gguf");
+  tools::ConvertModelOptions options;
+  options.input = dir.string();
+  options.output = (dir / "lazy.gguf").string();
+  options.threads = 1;
+  options.progress = false;
+  auto converted = tools::ConvertModel(options);
+  ASSERT_TRUE(converted.ok()) << converted.status().message();
+  const std::vector<uint8_t> want = ReadBytes(dir / "materialized.gguf");
+  ASSERT_GT(want.size(), 0u);
+  EXPECT_TRUE(ReadBytes(dir / "lazy.gguf") == want);
+
+  options.type = "Q8_0";
+  options.output = (dir / "lazy-q8.gguf").string();
+  converted = tools::ConvertModel(options);
+  ASSERT_TRUE(converted.ok()) << converted.status().message();
+  tools::QuantizeModelOptions q;
+  q.input = dir.string();
+  q.input_file = &*eager;
+  q.output = (dir / "materialized-q8.gguf").string();
+  q.mix = tools::FindQuantMix("Q8_0");
+  q.threads = 1;
+  q.progress = false;
+  q.log_tensors = false;
+  ASSERT_TRUE(tools::QuantizeModel(q).ok());
+  const std::vector<uint8_t> want_q8 = ReadBytes(dir / "materialized-q8.gguf");
+  ASSERT_GT(want_q8.size(), 0u);
+  EXPECT_TRUE(ReadBytes(dir / "lazy-q8.gguf") == want_q8);
+}
+
+TEST(HfFolderLazy, Fp8DeepseekConvertEqualsTheMaterializedFolder) {
+  const tools::RandomModelOptions o = DeepseekOptions("tiny-v3");
+  auto gguf = GgufFile::Open(RandomDeepseekGguf("tiny-v3", DType::kF32));
+  ASSERT_TRUE(gguf.ok()) << gguf.status().message();
+  const fs::path dir = TempDir("lazy-deepseek-fp8");
+  WriteDeepseekFolder(*gguf, o, dir, true, nullptr);
+  ExpectLazyConvertEqualsMaterialized(dir);
+}
+
+TEST(HfFolderLazy, Fp8LlamaConvertEqualsTheMaterializedFolder) {
+  auto gguf = GgufFile::Open(RandomGguf("llama", "F32"));
+  ASSERT_TRUE(gguf.ok());
+  const fs::path dir = TempDir("lazy-llama-fp8");
+  WriteFolder(*gguf, dir, 1);
+  MakeProjectionsFp8(dir);
+  ExpectLazyConvertEqualsMaterialized(dir);
+}
+
 }  // namespace
 }  // namespace autarky
