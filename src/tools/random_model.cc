@@ -9,12 +9,14 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
 #include "kernels/quantize.h"
 #include "sampling/rng.h"
+#include "tokenizer/vocab.h"
 #include "tools/quantize_plan.h"
 #include "util/fp16.h"
 #include "util/progress.h"
@@ -36,11 +38,8 @@ constexpr int64_t kMaxLayers = 4096;
 // SentencePiece-style vocabularies need <unk>, <s>, </s> and the 256 byte tokens.
 constexpr int64_t kSpecialTokens = 3;
 constexpr int64_t kMinSelfMadeVocab = kSpecialTokens + 256;
-// llama.cpp's token types (llama_token_type).
-constexpr int32_t kTokenNormal = 1;
-constexpr int32_t kTokenUnknown = 2;
-constexpr int32_t kTokenControl = 3;
-constexpr int32_t kTokenByte = 6;
+// tokenizer.ggml.token_type values, as the file stores them.
+constexpr int32_t TypeId(TokenType type) { return static_cast<int32_t>(type); }
 // llama.cpp's file types (llama_ftype) of all-float models.
 constexpr uint32_t kFileTypeF32 = 0;
 constexpr uint32_t kFileTypeF16 = 1;
@@ -291,12 +290,13 @@ std::vector<TensorSpec> PlanTensors(const RandomModelOptions& o, int64_t n_vocab
 // numbered filler pieces, with decreasing scores as SentencePiece's log-probabilities.
 void AddSelfMadeVocab(int64_t n_vocab, GgufWriter& writer) {
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-  std::vector<int32_t> types = {kTokenUnknown, kTokenControl, kTokenControl};
+  std::vector<int32_t> types = {TypeId(TokenType::kUnknown), TypeId(TokenType::kControl),
+                                TypeId(TokenType::kControl)};
   for (int b = 0; b < 256; ++b) {
     char piece[8];
     std::snprintf(piece, sizeof piece, "<0x%02X>", b);
     tokens.push_back(piece);
-    types.push_back(kTokenByte);
+    types.push_back(TypeId(TokenType::kByte));
   }
   const std::string kWordStart = "\xe2\x96\x81";  // U+2581, SentencePiece's space mark
   std::vector<std::string> pieces = {kWordStart};
@@ -323,7 +323,7 @@ void AddSelfMadeVocab(int64_t n_vocab, GgufWriter& writer) {
     std::string piece = i < pieces.size() ? pieces[i] : "tok" + std::to_string(i - pieces.size());
     if (!seen.insert(piece).second) continue;
     tokens.push_back(std::move(piece));
-    types.push_back(kTokenNormal);
+    types.push_back(TypeId(TokenType::kNormal));
     scores.push_back(-static_cast<float>(i));
   }
   writer.Set("tokenizer.ggml.model", GgufValue::String("llama"));
@@ -754,9 +754,8 @@ std::vector<float> Llama3RopeFactors(int64_t head_dim, float rope_base, float fa
 
 // Extends the copied tokenizer to n_vocab entries as llama.cpp's converter pads a vocabulary
 // to the embedding size: tokens "[PADi]" of type UNUSED, score 0.
-Status PadVocabulary(const GgufFile& file, int64_t n_vocab, GgufWriter& writer) {
-  constexpr int32_t kTokenUnused = 5;
-  ASSIGN_OR_RETURN(auto tokens, file.GetStringArray("tokenizer.ggml.tokens"));
+Status PadVocabulary(const GgufFile& file, std::span<const std::string_view> tokens,
+                     int64_t n_vocab, GgufWriter& writer) {
   std::vector<std::string> padded(tokens.begin(), tokens.end());
   for (int64_t i = static_cast<int64_t>(tokens.size()); i < n_vocab; ++i) {
     padded.push_back("[PAD" + std::to_string(i) + "]");
@@ -766,7 +765,7 @@ Status PadVocabulary(const GgufFile& file, int64_t n_vocab, GgufWriter& writer) 
     ASSIGN_OR_RETURN(const GgufValue* types,
                      file.GetArray("tokenizer.ggml.token_type", GgufType::kI32));
     std::vector<int32_t> values = types->ToVector<int32_t>();
-    values.resize(static_cast<size_t>(n_vocab), kTokenUnused);
+    values.resize(static_cast<size_t>(n_vocab), TypeId(TokenType::kUnused));
     writer.Set("tokenizer.ggml.token_type", GgufValue::Array(values));
   }
   if (file.Has("tokenizer.ggml.scores")) {
@@ -803,7 +802,7 @@ Result<RandomModelStats> WriteRandomModel(const RandomModelOptions& options) {
     for (const GgufKeyValue& kv : file.metadata()) {
       if (kv.key.starts_with("tokenizer.")) writer.Set(kv.key, kv.value.Owned());
     }
-    if (n_vocab > n_tokens) RETURN_IF_ERROR(PadVocabulary(file, n_vocab, writer));
+    if (n_vocab > n_tokens) RETURN_IF_ERROR(PadVocabulary(file, tokens, n_vocab, writer));
     vocab_file.emplace(std::move(file));
   } else {
     AddSelfMadeVocab(n_vocab, writer);
