@@ -371,14 +371,15 @@ template <typename K>
   return _mm_add_ss(acc, _mm_add_ss(pairs, _mm_movehl_ps(pairs, pairs)));
 }
 
-// How far ahead of the group being multiplied RowDot prefetches (into L1). These kernels spend
-// enough time per byte that the hardware prefetcher alone leaves the row stream short of
-// DRAM's rate. The 4- and 5-bit types (groups of at most 128 bytes) go 2 KiB ahead: one-token
-// Q4_0 products took 15-40% less CPU time (8960x1536 and 1536x8960, one thread, medians of 4
-// interleaved runs). Q8_0 gained nothing at 2 KiB but goes 4 KiB ahead: decode of the 1.5B
-// Q8_0 model 11% faster on 1 and on 2 threads (medians of interleaved runs).
-constexpr long kRowPrefetchBytes = 2048;
-constexpr long kRowPrefetchBytesQ8 = 4096;
+// How far ahead of the group being multiplied RowDot prefetches, into L2 (prefetcht1). These
+// kernels spend enough time per byte that the hardware prefetcher alone leaves the row stream
+// short of DRAM's rate. Into L2, not L1: lines fetched into L1 ahead of use evict the prepared
+// column (16 KiB for a row of 8960), which then comes from L2 for every row; a prefetch into L1
+// 4 KiB ahead held a Q8_0 stream of 8960-wide rows to 16 GB/s on one thread, 16 KiB ahead into
+// L2 reached 26 GB/s (2 KiB ahead into L2 is too short a lead for DRAM; 12-32 KiB measured
+// alike). Decode of the 1.5B models, medians of interleaved runs against prefetching into L1:
+// Q8_0 1.23x on one thread and 1.19x on two, Q4_0 1.05x on one and on two.
+constexpr long kRowPrefetchBytes = 16384;
 
 // dot(row w, the prepared column) over nb blocks, continuing from acc.
 template <typename K>
@@ -388,17 +389,10 @@ float RowDot(int64_t nb, const typename K::Block* w, const ColumnGroup<K>* col, 
   for (; 4 * g + kGroup <= nb; ++g) {
     // The group some KiB ahead (in this row or the next ones: rows are consecutive).
     // Prefetches never fault, so running past the matrix is harmless.
-    if constexpr (sizeof(typename K::Block) * kGroup <= 128) {
-      const char* ahead = reinterpret_cast<const char*>(w + 4 * g) + kRowPrefetchBytes;
-      __builtin_prefetch(ahead, 0, 3);
-      __builtin_prefetch(ahead + 64, 0, 3);
-    } else {
-      static_assert(sizeof(typename K::Block) * kGroup <= 192, "three lines cover a group");
-      const char* ahead = reinterpret_cast<const char*>(w + 4 * g) + kRowPrefetchBytesQ8;
-      __builtin_prefetch(ahead, 0, 3);
-      __builtin_prefetch(ahead + 64, 0, 3);
-      __builtin_prefetch(ahead + 128, 0, 3);
-    }
+    constexpr int kGroupBytes = static_cast<int>(sizeof(typename K::Block)) * kGroup;
+    const char* ahead = reinterpret_cast<const char*>(w + 4 * g) + kRowPrefetchBytes;
+#pragma GCC unroll 4
+    for (int line = 0; line < kGroupBytes; line += 64) __builtin_prefetch(ahead + line, 0, 2);
     a = RowGroupSteps<K>(w + 4 * g, col[g], a);
   }
   if (const int rest = static_cast<int>(nb - 4 * g); rest != 0) {
