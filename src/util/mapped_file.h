@@ -12,8 +12,13 @@
 
 namespace autarky {
 
+// Bytes of [data, data + size) that the kernel currently maps with huge pages (2 MiB on x86-64),
+// from /proc/self/smaps; 0 where that is not available. For diagnostics and tests.
+size_t HugePageBytesIn(const void* data, size_t size);
+
 enum class FileLoad {
-  kMap,   // mmap the file (no copy; pages come from the page cache on first touch)
+  kMap,   // mmap the file (no copy; pages come from the page cache on first touch; a file
+          // cached in small pages is dropped from the cache once so it maps with huge pages)
   kCopy,  // read into anonymous, huge-page-advised memory
 };
 
