@@ -623,11 +623,100 @@ float RowDot(int64_t nb, const uint8_t* w, const uint8_t* a) {
   return _mm_cvtss_f32(acc);
 }
 
+// Up to four consecutive blocks of a run of consecutive rows (LoadRowGroup where the group
+// may run into the next rows): block i is row block j + i, wrapping to block 0 of the next
+// row at nb (nb >= 4, so it wraps at most once).
+template <class T, int N>
+[[gnu::always_inline]] static inline void LoadStreamGroup(const uint8_t* w, const uint8_t* a,
+                                                          int64_t j, int64_t nb, RowGroup& g) {
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    if (i < N) {
+      const int64_t col = j + i < nb ? j + i : j + i - nb;
+      const uint8_t* b[1] = {w + i * sizeof(typename T::Block)};
+      const uint8_t* y = a + col * sizeof(BlockQ8_K);
+      __m256i sums[1][1], mins[1][1];
+      BlockIntSums<T, 1, 1>(b, y, 0, sums, mins);
+      g.v[i] = sums[0][0];
+      g.v[4 + i] = T::kMins ? mins[0][0] : _mm256_setzero_si256();
+      g.scales[i] = T::Scales(b[0]);
+      g.yd[i] = _mm_set_ss(LoadF32(y + offsetof(BlockQ8_K, d)));
+    } else {
+      g.v[i] = g.v[4 + i] = _mm256_setzero_si256();
+      g.scales[i] = g.yd[i] = _mm_setzero_ps();
+    }
+  }
+}
+
+// The float steps of the first N blocks of a stream group (AccumulateRowGroup's, in the same
+// order), closing a row into *out when its last block is in: then the next row starts from 0.
+template <int N>
+[[gnu::always_inline]] static inline void AccumulateStreamGroup(__m128& acc, __m128 t,
+                                                                const __m128 yd[4], int64_t& j,
+                                                                int64_t nb, float*& out) {
+  const __m128 terms[4] = {t, _mm_movehdup_ps(t), _mm_movehl_ps(t, t),
+                           _mm_shuffle_ps(t, t, _MM_SHUFFLE(3, 3, 3, 3))};
+#pragma GCC unroll 4
+  for (int i = 0; i < N; ++i) {
+    acc = _mm_fmadd_ss(terms[i], yd[i], acc);
+    if (++j == nb) {
+      *out++ = _mm_cvtss_f32(acc);
+      acc = _mm_setzero_ps();
+      j = 0;
+    }
+  }
+}
+
 // out[r] = dot(row r, the column) for nr rows, one row after the other: the weights are read
-// as one sequential stream, which is what decode from DRAM needs.
+// as one sequential stream, which is what decode from DRAM needs. Rows that lie back to back
+// (the usual matrix) are taken as one stream of blocks in groups of four that may span two
+// rows: rows whose block count is not a multiple of four (1536 = 6 blocks) then pay no partial
+// group per row, and the software pipeline runs on across rows. Every row still takes
+// RowDot's float steps in the same order, so the results are the same bits.
 template <class T>
 void RowsDot(int64_t nb, const uint8_t* w, size_t w_stride, int nr, const uint8_t* a, float* out) {
-  for (int r = 0; r < nr; ++r) out[r] = RowDot<T>(nb, w + r * w_stride, a);
+  constexpr size_t kBlockBytes = sizeof(typename T::Block);
+  if (nb < 4 || w_stride != static_cast<size_t>(nb) * kBlockBytes || nr < 2) {
+    for (int r = 0; r < nr; ++r) out[r] = RowDot<T>(nb, w + r * w_stride, a);
+    return;
+  }
+  const int64_t total = nb * nr;
+  __m128 acc = _mm_setzero_ps();
+  int64_t j = 0;       // the block of its row that the next group to accumulate starts at
+  int64_t next_j = 0;  // the same for the next group to load
+  RowGroup g;
+  int64_t blk = 0;
+  PrefetchGroupAhead<T>(w);
+  LoadStreamGroup<T, 4>(w, a, next_j, nb, g);
+  next_j = next_j + 4 < nb ? next_j + 4 : next_j + 4 - nb;
+  for (blk = 4; blk + 4 <= total; blk += 4) {
+    const uint8_t* wb = w + blk * kBlockBytes;
+    PrefetchGroupAhead<T>(wb);
+    const __m128 t = RowGroupTerms<T>(g);
+    const __m128 yd[4] = {g.yd[0], g.yd[1], g.yd[2], g.yd[3]};
+    LoadStreamGroup<T, 4>(wb, a, next_j, nb, g);
+    next_j = next_j + 4 < nb ? next_j + 4 : next_j + 4 - nb;
+    AccumulateStreamGroup<4>(acc, t, yd, j, nb, out);
+  }
+  AccumulateStreamGroup<4>(acc, RowGroupTerms<T>(g), g.yd, j, nb, out);
+  // The last 1-3 blocks as one group.
+  const uint8_t* wt = w + blk * kBlockBytes;
+  switch (total - blk) {
+    case 1:
+      LoadStreamGroup<T, 1>(wt, a, next_j, nb, g);
+      AccumulateStreamGroup<1>(acc, RowGroupTerms<T>(g), g.yd, j, nb, out);
+      break;
+    case 2:
+      LoadStreamGroup<T, 2>(wt, a, next_j, nb, g);
+      AccumulateStreamGroup<2>(acc, RowGroupTerms<T>(g), g.yd, j, nb, out);
+      break;
+    case 3:
+      LoadStreamGroup<T, 3>(wt, a, next_j, nb, g);
+      AccumulateStreamGroup<3>(acc, RowGroupTerms<T>(g), g.yd, j, nb, out);
+      break;
+    default:
+      break;
+  }
 }
 
 // out[c * out_stride + r] = dot(weight row r, activation column c) over nb blocks, for R rows

@@ -58,14 +58,14 @@ int64_t RowLength(DType type) {
   return block == 256 ? 30 * block : 13 * block;
 }
 
-// Weights quantized from random data, rows `stride` bytes apart (4 bytes of padding: rows at
-// varying offsets within cache lines, as in a model file).
+// Weights quantized from random data, rows `stride` bytes apart (by default 4 bytes of padding:
+// rows at varying offsets within cache lines; 0: back to back, as in a model file).
 struct Weights {
   std::vector<uint8_t> bytes;
   size_t stride = 0;
 };
 
-Weights MakeWeights(DType type, int64_t n_rows, int64_t k, uint32_t seed) {
+Weights MakeWeights(DType type, int64_t n_rows, int64_t k, uint32_t seed, size_t padding = 4) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> src(n_rows * k);
@@ -77,7 +77,7 @@ Weights MakeWeights(DType type, int64_t n_rows, int64_t k, uint32_t seed) {
   std::vector<uint8_t> packed(row_bytes * n_rows);
   QuantizeRows(type, src.data(), packed.data(), n_rows, k);
   Weights w;
-  w.stride = row_bytes + 4;
+  w.stride = row_bytes + padding;
   w.bytes.assign(w.stride * n_rows, 0);
   for (int64_t r = 0; r < n_rows; ++r) {
     std::memcpy(w.bytes.data() + r * w.stride, packed.data() + r * row_bytes, row_bytes);
@@ -154,6 +154,47 @@ TEST_P(BatchInvarianceTest, GemmOutputsEqualVecDotForEveryShapeAndPlace) {
       }
     }
     EXPECT_EQ(mismatches, 0) << DTypeName(type) << "/" << IsaName(isa);
+  }
+  if (tested == 0) GTEST_SKIP() << "no kernels for " << DTypeName(type);
+}
+
+// Decode: one column against rows that lie back to back, which the one-column kernels may take
+// as one stream of blocks (groups running across row ends); every output equals vec_dot for
+// row lengths of every remainder of blocks modulo 4 and runs of rows starting anywhere.
+TEST_P(BatchInvarianceTest, OneColumnOverBackToBackRowsEqualsVecDot) {
+  const DType type = GetParam();
+  const int64_t block = Traits(type).block_elems;
+  int tested = 0;
+  for (int64_t nb : {1, 2, 3, 4, 5, 6, 7, 9, 30}) {
+    const int64_t k = nb * block;
+    constexpr int kRows = 13;
+    const Weights w = MakeWeights(type, kRows, k, 31 + static_cast<uint32_t>(nb), 0);
+    const std::vector<float> x = MakeInputs(1, k, 37);
+    for (Isa isa : IsasToTest()) {
+      const WeightKernels* kernels = FindWeightKernels(type, isa);
+      if (kernels == nullptr) continue;
+      ++tested;
+      std::vector<uint8_t> acts(*RowBytes(kernels->act_type, k));
+      kernels->quantize_act(x.data(), acts.data(), k);
+      std::vector<float> expected(kRows);
+      for (int r = 0; r < kRows; ++r) {
+        expected[r] = kernels->vec_dot(k, w.bytes.data() + r * w.stride, acts.data());
+      }
+      for (int r0 = 0; r0 < kRows; ++r0) {
+        for (int nr = 1; r0 + nr <= kRows; ++nr) {
+          std::vector<float> out(nr + 1, -1.0f);
+          kernels->gemm(k, w.bytes.data() + r0 * w.stride, w.stride, nr, acts.data(), 0, 1,
+                        out.data(), 0);
+          for (int r = 0; r < nr; ++r) {
+            ASSERT_TRUE(SameBits(out[r], expected[r0 + r]))
+                << DTypeName(type) << "/" << IsaName(isa) << " blocks " << nb << " rows " << r0
+                << "+" << nr << ": row " << r0 + r << " gemm " << out[r] << " != vec_dot "
+                << expected[r0 + r];
+          }
+          ASSERT_EQ(out[nr], -1.0f) << "wrote past nr";
+        }
+      }
+    }
   }
   if (tested == 0) GTEST_SKIP() << "no kernels for " << DTypeName(type);
 }
