@@ -57,7 +57,7 @@ Result<LoadedModel> LoadModelAndContext(const ModelFlags& given_flags, int32_t n
   }
   ASSIGN_OR_RETURN(flags.model_path, hub::ResolveModelPath(given_flags.model_path, true));
   LoadedModel loaded;
-  const FileLoad load = flags.no_mmap ? FileLoad::kCopy : FileLoad::kMap;
+  const FileLoad load = flags.no_mmap ? FileLoad::kCopy : FileLoad::kStream;
   std::shared_ptr<const GgufFile> file;
   if (IsHfFolder(flags.model_path)) {  // a Hugging Face folder: safetensors + config.json
     // With --quantize, FP8 weights are decoded one tensor at a time as they are quantized.

@@ -293,7 +293,7 @@ struct TensorSource {
 
 // Hands the whole pages of mapped file bytes back to the kernel once they are decoded, so that a
 // conversion's resident memory stays about one tensor instead of growing with the file (they are
-// read again from the file if needed). Only for kMap: DONTNEED would zero a heap copy.
+// read again from the file if needed). Only for mappings: DONTNEED would zero a heap copy.
 void DropMappedPages(const uint8_t* p, size_t n) {
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
@@ -527,7 +527,7 @@ Result<GgufFile> LoadHfFolder(const std::string& dir_name, FileLoad mode, HfTens
       scale = &it->second;
     }
     ASSIGN_OR_RETURN(GgufExternalTensor t,
-                     ConvertTensor(gguf, *src, scale, map, mode == FileLoad::kMap, *data));
+                     ConvertTensor(gguf, *src, scale, map, mode != FileLoad::kCopy, *data));
     any_f16 = any_f16 || t.type == DType::kF16;
     any_bf16 = any_bf16 || t.type == DType::kBF16;
     if (assembler) {

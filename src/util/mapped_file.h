@@ -13,13 +13,15 @@
 namespace autarky {
 
 // Bytes of [data, data + size) that the kernel currently maps with huge pages (2 MiB on x86-64),
-// from /proc/self/smaps; 0 where that is not available. For diagnostics and tests.
+// from /proc/self/smaps; 0 where that is not available.
 size_t HugePageBytesIn(const void* data, size_t size);
 
 enum class FileLoad {
-  kMap,   // mmap the file (no copy; pages come from the page cache on first touch; a file
-          // cached in small pages is dropped from the cache once so it maps with huge pages)
-  kCopy,  // read into anonymous, huge-page-advised memory
+  kMap,     // mmap the file (no copy; pages come from the page cache on first touch)
+  kStream,  // kMap for weights that are streamed every token: a file of 64 MiB or more that the
+            // page cache holds in small pages is dropped from the cache once, where the file
+            // system can then cache it in huge pages (see MapForStreaming in mapped_file.cc)
+  kCopy,    // read into anonymous, huge-page-advised memory
 };
 
 class MappedFile {

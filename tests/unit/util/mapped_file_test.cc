@@ -30,7 +30,7 @@ TEST(MappedFileTest, MapAndCopyGiveTheSameBytes) {
     std::vector<uint8_t> bytes(size);
     for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
     const std::string path = WriteTempFile(bytes);
-    for (FileLoad mode : {FileLoad::kMap, FileLoad::kCopy}) {
+    for (FileLoad mode : {FileLoad::kMap, FileLoad::kStream, FileLoad::kCopy}) {
       auto file = MappedFile::Open(path, mode);
       ASSERT_TRUE(file.ok()) << file.status().message();
       ASSERT_EQ(file->size(), size);
@@ -57,20 +57,26 @@ TEST(MappedFileTest, LargeMappedFileKeepsItsBytesAcrossTheHugePageRemap) {
   }
   const std::string path = WriteTempFile(bytes);  // written in the stream's small pieces
   for (int open = 0; open < 2; ++open) {  // the second finds what the first left in the cache
-    auto file = MappedFile::Open(path, FileLoad::kMap);
+    auto file = MappedFile::Open(path, FileLoad::kStream);
     ASSERT_TRUE(file.ok()) << file.status().message();
     ASSERT_EQ(file->size(), kSize);
+    // A huge page can only map where the address and the file offset agree modulo 2 MiB.
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(file->data()) % (size_t{2} << 20), 0u);
     EXPECT_EQ(std::memcmp(file->data(), bytes.data(), kSize), 0) << "open " << open;
     const size_t huge = HugePageBytesIn(file->data(), file->size());
-    EXPECT_LE(huge, kSize + (size_t{2} << 20));
     std::printf("open %d: %zu of %zu bytes mapped with huge pages\n", open, huge, kSize);
+    // Where the kernel gives huge pages at all, it gives them for the whole file (re-cached in
+    // 2 MiB folios by the first open): all but the partial last span.
+    if (huge > 0) {
+      EXPECT_GE(huge, kSize / (size_t{2} << 20) * (size_t{2} << 20)) << "open " << open;
+    }
   }
   std::filesystem::remove(path);
 }
 
 TEST(MappedFileTest, EmptyAndMissingFiles) {
   const std::string empty = WriteTempFile({});
-  for (FileLoad mode : {FileLoad::kMap, FileLoad::kCopy}) {
+  for (FileLoad mode : {FileLoad::kMap, FileLoad::kStream, FileLoad::kCopy}) {
     auto file = MappedFile::Open(empty, mode);
     ASSERT_TRUE(file.ok());
     EXPECT_EQ(file->size(), 0u);
