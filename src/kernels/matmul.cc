@@ -289,6 +289,16 @@ void MatmulQuantized(const WeightMatrix& w, const QuantizedActs& acts, float* y,
   });
 }
 
+void MatmulQuantizedRows(const WeightMatrix& w, const QuantizedActs& acts, float* y,
+                         size_t y_stride, const WeightKernels& kernels, int64_t row_begin,
+                         int64_t row_end) {
+  CHECK_MSG(acts.type == kernels.act_type && acts.k == w.k,
+            "activations were quantized for other kernels or another k");
+  CHECK(0 <= row_begin && row_begin <= row_end && row_end <= w.n_out);
+  if (acts.n_tokens <= 0) return;
+  ProductRows(w, acts, y, y_stride, kernels, IndexRange{row_begin, row_end});
+}
+
 void Matmul(const WeightMatrix& w, const float* x, size_t x_stride, int64_t n_tokens, float* y,
             size_t y_stride, const MatmulOptions& options) {
   const WeightKernels* kernels =

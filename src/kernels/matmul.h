@@ -76,6 +76,13 @@ QuantizedActs QuantizeActivations(const WeightKernels& kernels, const float* x, 
 void MatmulQuantized(const WeightMatrix& w, const QuantizedActs& acts, float* y, size_t y_stride,
                      const WeightKernels& kernels, ThreadPool* pool);
 
+// Rows [row_begin, row_end) of MatmulQuantized's y, on the calling thread alone (the same bits
+// as MatmulQuantized gives those rows): for callers that split several products across a pool
+// themselves, so that many small matrices take one parallel region instead of one each.
+void MatmulQuantizedRows(const WeightMatrix& w, const QuantizedActs& acts, float* y,
+                         size_t y_stride, const WeightKernels& kernels, int64_t row_begin,
+                         int64_t row_end);
+
 // y {n_tokens, w.n_out} = x {n_tokens, w.k} · Wᵀ, rows of x and y contiguous.
 void Matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
             const MatmulOptions& options = {});
