@@ -189,6 +189,8 @@ void MoeOneToken(const MoeWeights& w, int n_used, const float* x, const int32_t*
                                    rows.begin, rows.end);
       kernels::MatmulQuantizedRows(w.up.Expert(ids[k]), up_acts, up, ff, *up_k, rows.begin,
                                    rows.end);
+      // Ranges start at multiples of kMatmulRowTile (16), a multiple of every SIMD width, so
+      // SwiGLU over a range gives the bits it gives over the whole row.
       ops.swiglu(gate + rows.begin, up + rows.begin, gate + rows.begin, rows.size());
     }
   });
