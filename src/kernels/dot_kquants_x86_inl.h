@@ -511,15 +511,20 @@ struct RowGroup {
   __m128 yd[4];      // {activation scale of block i, ...}
 };
 
-// The integer sums and scales of N (1 to 4) consecutive blocks; the others are zero.
+// The integer sums and scales of N (1 to 4) consecutive blocks; the others are zero. Block i
+// is the row's block j + i, against activation block j + i; in a run of rows that lie back to
+// back (RowsDot), a group may run into the next row: block nb of a row is block 0 of the next,
+// so the activation wraps there (nb >= 4: at most once).
 template <class T, int N>
 [[gnu::always_inline]] static inline void LoadRowGroup(const uint8_t* w, const uint8_t* a,
-                                                       RowGroup& g) {
+                                                       RowGroup& g, int64_t j = 0,
+                                                       int64_t nb = 4) {
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
     if (i < N) {
+      const int64_t col = j + i < nb ? j + i : j + i - nb;
       const uint8_t* b[1] = {w + i * sizeof(typename T::Block)};
-      const uint8_t* y = a + i * sizeof(BlockQ8_K);
+      const uint8_t* y = a + col * sizeof(BlockQ8_K);
       __m256i sums[1][1], mins[1][1];
       BlockIntSums<T, 1, 1>(b, y, 0, sums, mins);
       g.v[i] = sums[0][0];
@@ -623,31 +628,6 @@ float RowDot(int64_t nb, const uint8_t* w, const uint8_t* a) {
   return _mm_cvtss_f32(acc);
 }
 
-// Up to four consecutive blocks of a run of consecutive rows (LoadRowGroup where the group
-// may run into the next rows): block i is row block j + i, wrapping to block 0 of the next
-// row at nb (nb >= 4, so it wraps at most once).
-template <class T, int N>
-[[gnu::always_inline]] static inline void LoadStreamGroup(const uint8_t* w, const uint8_t* a,
-                                                          int64_t j, int64_t nb, RowGroup& g) {
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    if (i < N) {
-      const int64_t col = j + i < nb ? j + i : j + i - nb;
-      const uint8_t* b[1] = {w + i * sizeof(typename T::Block)};
-      const uint8_t* y = a + col * sizeof(BlockQ8_K);
-      __m256i sums[1][1], mins[1][1];
-      BlockIntSums<T, 1, 1>(b, y, 0, sums, mins);
-      g.v[i] = sums[0][0];
-      g.v[4 + i] = T::kMins ? mins[0][0] : _mm256_setzero_si256();
-      g.scales[i] = T::Scales(b[0]);
-      g.yd[i] = _mm_set_ss(LoadF32(y + offsetof(BlockQ8_K, d)));
-    } else {
-      g.v[i] = g.v[4 + i] = _mm256_setzero_si256();
-      g.scales[i] = g.yd[i] = _mm_setzero_ps();
-    }
-  }
-}
-
 // The float steps of the first N blocks of a stream group (AccumulateRowGroup's, in the same
 // order), closing a row into *out when its last block is in: then the next row starts from 0.
 template <int N>
@@ -687,14 +667,14 @@ void RowsDot(int64_t nb, const uint8_t* w, size_t w_stride, int nr, const uint8_
   RowGroup g;
   int64_t blk = 0;
   PrefetchGroupAhead<T>(w);
-  LoadStreamGroup<T, 4>(w, a, next_j, nb, g);
+  LoadRowGroup<T, 4>(w, a, g, next_j, nb);
   next_j = next_j + 4 < nb ? next_j + 4 : next_j + 4 - nb;
   for (blk = 4; blk + 4 <= total; blk += 4) {
     const uint8_t* wb = w + blk * kBlockBytes;
     PrefetchGroupAhead<T>(wb);
     const __m128 t = RowGroupTerms<T>(g);
     const __m128 yd[4] = {g.yd[0], g.yd[1], g.yd[2], g.yd[3]};
-    LoadStreamGroup<T, 4>(wb, a, next_j, nb, g);
+    LoadRowGroup<T, 4>(wb, a, g, next_j, nb);
     next_j = next_j + 4 < nb ? next_j + 4 : next_j + 4 - nb;
     AccumulateStreamGroup<4>(acc, t, yd, j, nb, out);
   }
@@ -703,15 +683,15 @@ void RowsDot(int64_t nb, const uint8_t* w, size_t w_stride, int nr, const uint8_
   const uint8_t* wt = w + blk * kBlockBytes;
   switch (total - blk) {
     case 1:
-      LoadStreamGroup<T, 1>(wt, a, next_j, nb, g);
+      LoadRowGroup<T, 1>(wt, a, g, next_j, nb);
       AccumulateStreamGroup<1>(acc, RowGroupTerms<T>(g), g.yd, j, nb, out);
       break;
     case 2:
-      LoadStreamGroup<T, 2>(wt, a, next_j, nb, g);
+      LoadRowGroup<T, 2>(wt, a, g, next_j, nb);
       AccumulateStreamGroup<2>(acc, RowGroupTerms<T>(g), g.yd, j, nb, out);
       break;
     case 3:
-      LoadStreamGroup<T, 3>(wt, a, next_j, nb, g);
+      LoadRowGroup<T, 3>(wt, a, g, next_j, nb);
       AccumulateStreamGroup<3>(acc, RowGroupTerms<T>(g), g.yd, j, nb, out);
       break;
     default:
