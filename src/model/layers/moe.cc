@@ -149,34 +149,16 @@ void MoeOneToken(const MoeWeights& w, int n_used, const float* x, const int32_t*
   std::stable_sort(order.begin(), order.begin() + n_used,
                    [&](int a, int b) { return ids[a] < ids[b]; });
 
-  const auto quantize = [](const kernels::WeightKernels& kern, const float* v, int64_t k,
-                           std::vector<uint8_t>& buffer, size_t offset) {
-    kernels::QuantizedActs acts;
-    acts.type = kern.act_type;
-    acts.n_tokens = 1;
-    acts.k = k;
-    if (kern.act_type == DType::kF32) {
-      acts.data = v;
-      acts.row_stride = sizeof(float) * k;
-      return acts;
-    }
-    acts.row_stride = *RowBytes(kern.act_type, k);
-    kern.quantize_act(v, buffer.data() + offset, k);
-    acts.data = buffer.data() + offset;
-    return acts;
-  };
-  const size_t gate_bytes = RowBytes(gate_k->act_type, d).value_or(0);
-  const size_t up_bytes = RowBytes(up_k->act_type, d).value_or(0);
-  const size_t hidden_bytes = RowBytes(down_k->act_type, ff).value_or(0);
-  s.acts.resize(gate_bytes + up_bytes);
-  s.hidden_acts.resize(hidden_bytes * n_used);
   s.gates.resize(n_used * ff);
   s.ups.resize(n_used * ff);
   s.ys.resize(n_used * d);
-  const kernels::QuantizedActs gate_acts = quantize(*gate_k, x, d, s.acts, 0);
-  const kernels::QuantizedActs up_acts = up_k->act_type == gate_k->act_type
-                                             ? gate_acts
-                                             : quantize(*up_k, x, d, s.acts, gate_bytes);
+  if (s.hidden_acts.size() < static_cast<size_t>(n_used)) s.hidden_acts.resize(n_used);
+  const kernels::QuantizedActs gate_acts =
+      kernels::QuantizeActivations(*gate_k, x, 1, d, d, nullptr, s.acts[0]);
+  const kernels::QuantizedActs up_acts =
+      up_k->act_type == gate_k->act_type
+          ? gate_acts
+          : kernels::QuantizeActivations(*up_k, x, 1, d, d, nullptr, s.acts[1]);
   const kernels::OpsKernels& ops = kernels::GetOpsKernels();
   const int n_threads = pool.num_threads();
   pool.RunOnEachThread([&](int t) {
@@ -185,8 +167,8 @@ void MoeOneToken(const MoeWeights& w, int n_used, const float* x, const int32_t*
     for (int k = 0; k < n_used; ++k) {
       float* gate = &s.gates[k * ff];
       float* up = &s.ups[k * ff];
-      kernels::MatmulQuantizedRows(w.gate.Expert(ids[k]), gate_acts, gate, ff, *gate_k,
-                                   rows.begin, rows.end);
+      kernels::MatmulQuantizedRows(w.gate.Expert(ids[k]), gate_acts, gate, ff, *gate_k, rows.begin,
+                                   rows.end);
       kernels::MatmulQuantizedRows(w.up.Expert(ids[k]), up_acts, up, ff, *up_k, rows.begin,
                                    rows.end);
       // Ranges start at multiples of kMatmulRowTile (16), a multiple of every SIMD width, so
@@ -196,7 +178,8 @@ void MoeOneToken(const MoeWeights& w, int n_used, const float* x, const int32_t*
   });
   kernels::QuantizedActs hidden[kMaxExpertsUsed];
   for (int k = 0; k < n_used; ++k) {
-    hidden[k] = quantize(*down_k, &s.gates[k * ff], ff, s.hidden_acts, hidden_bytes * k);
+    hidden[k] = kernels::QuantizeActivations(*down_k, &s.gates[k * ff], 1, ff, ff, nullptr,
+                                             s.hidden_acts[k]);
   }
   pool.RunOnEachThread([&](int t) {
     const IndexRange rows = SplitRange(d, n_threads, t, kernels::kMatmulRowTile);

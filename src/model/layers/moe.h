@@ -65,10 +65,10 @@ struct MoeScratch {
   std::vector<float> y;         // {n_tokens, n_embd}
   std::vector<float> acc;       // {n_tokens, n_embd} weighted sum
   // One token (decode): all its experts at once.
-  std::vector<float> gates, ups;     // {n_used, n_ff_exp}
-  std::vector<float> ys;             // {n_used, n_embd}
-  std::vector<uint8_t> acts;         // the input, quantized for gate (and up, if it differs)
-  std::vector<uint8_t> hidden_acts;  // {n_used} SwiGLU outputs quantized for down
+  std::vector<float> gates, ups;                    // {n_used, n_ff_exp}
+  std::vector<float> ys;                            // {n_used, n_embd}
+  kernels::MatmulScratch acts[2];                   // the input quantized for gate (and up)
+  std::vector<kernels::MatmulScratch> hidden_acts;  // {n_used} SwiGLU outputs quantized for down
 };
 
 // out {n_tokens, n_embd} = sum over each token's chosen experts e (ids/weights {n_tokens,
